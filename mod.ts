@@ -1,0 +1,10 @@
+/**
+ * containers-storage for Deno: the store of layers, images and containers used by
+ * podman, buildah, skopeo and CRI-O, reimplemented in TypeScript with the same
+ * files on disk and the same locks, so that Go and Deno processes share one store.
+ *
+ * @module
+ */
+export * from "./store/errors.ts";
+export * from "./store/types.ts";
+export type { Driver, DriverFactory, DriverInit } from "./drivers/driver.ts";
