@@ -1,0 +1,149 @@
+/**
+ * Helpers for the CLI tests: run our CLI (as a subprocess, or in-process for
+ * paths that never open a store), run the Go reference CLI, make temp stores,
+ * and normalise outputs for comparison.
+ *
+ * @module
+ */
+
+import { main } from "../cli/main.ts";
+import { MemorySink } from "../cli/output.ts";
+
+/** What a CLI run produced. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Raw stdout bytes (for binary output such as `diff`). */
+  stdoutBytes: Uint8Array;
+}
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Options of a run. */
+export interface RunOptions {
+  /** Bytes fed to stdin (default: empty). */
+  stdin?: Uint8Array | string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+}
+
+async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const env: Record<string, string> = { CONTAINERS_STORAGE_CONF: "/dev/null/none", ...opts.env };
+  const child = new Deno.Command(cmd, {
+    args,
+    env,
+    cwd: opts.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const input = typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin;
+  // Ignore EPIPE when the command does not read its stdin.
+  await (input ? writer.write(input) : Promise.resolve()).catch(() => {});
+  await writer.close().catch(() => {});
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
+}
+
+/** Runs our CLI as `deno run -A cli.ts ARGS`. */
+export function runOurs(args: string[], opts?: RunOptions): Promise<RunResult> {
+  return run(Deno.execPath(), ["run", "-A", "--no-lock", CLI, ...args], opts);
+}
+
+/** Runs the Go reference binary. */
+export function runGo(args: string[], opts?: RunOptions): Promise<RunResult> {
+  // Through the shell so that Go's os.Args[0] is the bare name, as when a user types it.
+  return run("sh", ["-c", 'exec containers-storage "$@"', "sh", ...args], opts);
+}
+
+/** Runs our CLI's main() in this process (only for paths that fail or finish before opening a store). */
+export async function runInProcess(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const stdout = new MemorySink();
+  const stderr = new MemorySink();
+  const code = await main(args, {
+    stdout,
+    stderr,
+    stdin: new ReadableStream({ start: (c) => c.close() }),
+    env: { CONTAINERS_STORAGE_CONF: "/dev/null/none", HOME: Deno.env.get("HOME"), ...env },
+    cwd: Deno.cwd(),
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.bytes() };
+}
+
+/** Is the Go reference CLI installed? */
+export const HAVE_GO = (() => {
+  try {
+    return new Deno.Command("containers-storage", { args: ["--help"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A throwaway store directory pair; `dispose()` shuts down overlay mounts and removes it. */
+export interface TempStore {
+  root: string;
+  graph: string;
+  run: string;
+  driver: string;
+  /** Global flags selecting this store. */
+  flags: string[];
+  dispose(): Promise<void>;
+}
+
+/** Makes a temp store for `driver` (vfs by default). */
+export async function tempStore(driver = "vfs", prefix = "cs-cli-"): Promise<TempStore> {
+  const root = await Deno.makeTempDir({ prefix });
+  const graph = `${root}/graph`;
+  const runDir = `${root}/run`;
+  const flags = ["--graph", graph, "--run", runDir, "--storage-driver", driver];
+  return {
+    root,
+    graph,
+    run: runDir,
+    driver,
+    flags,
+    async dispose() {
+      if (driver === "overlay") {
+        // Unmount whatever a test left mounted, ours or Go's, innermost first.
+        const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => "");
+        const points = info.split("\n").map((l) => l.split(" ")[4]).filter((p) => p && p.startsWith(root));
+        for (const p of points.sort((a, b) => b.length - a.length)) {
+          await new Deno.Command("umount", { args: ["-l", p], stderr: "null" }).output().catch(() => {});
+        }
+      }
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Replaces every 64-hex ID with ID1, ID2, ... in order of first appearance (shared map across calls). */
+export class IdNormalizer {
+  private readonly map = new Map<string, string>();
+  /** Normalises one text. */
+  apply(text: string): string {
+    return text.replace(/[0-9a-f]{64}/g, (id) => {
+      let v = this.map.get(id);
+      if (!v) {
+        v = `ID${this.map.size + 1}`;
+        this.map.set(id, v);
+      }
+      return v;
+    });
+  }
+}
+
+/** Replaces RFC 3339 timestamps with `TIME`. */
+export function normalizeTimes(text: string): string {
+  return text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, "TIME");
+}
