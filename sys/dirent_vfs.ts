@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { check, EINTR, ERANGE } from "./errno.ts";
+import { check, EINTR, ENAMETOOLONG, sysError } from "./errno.ts";
 import { errno } from "./libc.ts";
 
 const lib = Deno.dlopen("libc.so.6", {
@@ -75,7 +75,11 @@ let linkBuf = new Uint8Array(4096);
  * readlinkat(2): the target of symlink `name` (NUL-terminated bytes) relative to `dirfd`,
  * returned as bytes followed by a NUL. `label` only words errors.
  */
-export function readlinkAtRaw(dirfd: number, name: Uint8Array<ArrayBuffer>, label: string): Uint8Array<ArrayBuffer> {
+export function readlinkAtRaw(
+  dirfd: number,
+  name: Uint8Array<ArrayBuffer>,
+  label: string,
+): Uint8Array<ArrayBuffer> {
   for (;;) {
     const n = Number(lib.symbols.readlinkat(dirfd, name, linkBuf, BigInt(linkBuf.length)));
     if (n < 0) {
@@ -88,7 +92,7 @@ export function readlinkAtRaw(dirfd: number, name: Uint8Array<ArrayBuffer>, labe
       return out;
     }
     // Possibly truncated: grow and read again.
-    if (linkBuf.length >= 1 << 20) check(-1 + 0 * ERANGE, "readlink", label);
+    if (linkBuf.length >= 1 << 20) throw sysError("readlink", label, ENAMETOOLONG);
     linkBuf = new Uint8Array(linkBuf.length * 4);
   }
 }
