@@ -219,3 +219,11 @@ export function wrapError(err: unknown, context: string): Error {
   const msg = err instanceof Error ? err.message : String(err);
   return new StorageError(msg, context, { cause: err });
 }
+
+/** An ID mapping that is malformed, unusable, or cannot map a given ID. */
+export class IDMapError extends StorageError {}
+/** A storage.conf problem (unreadable file, TOML syntax error, bad value). */
+export class ConfigError extends StorageError {
+  /** A line Go prints on stdout before reporting the error (`Failed to read FILE toml: ...`), if any. */
+  preface?: string;
+}

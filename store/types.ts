@@ -186,6 +186,14 @@ export interface StoreOptions {
   gidMap?: IDMap[];
   /** Refuse every change; take read locks only. */
   readOnly?: boolean;
+  /** Drivers to try in order when `driverName` is empty (`driver_priority`). */
+  driverPriority?: string[];
+  /** Graph root for rootless users (`rootless_storage_path`, already applied to graphRoot). */
+  rootlessStoragePath?: string;
+  /** Ignore a container's Volatile flag when mounting (`disable-volatile`). */
+  disableVolatile?: boolean;
+  /** Options for image pulls (`pull_options`), unused by the store itself. */
+  pullOptions?: Record<string, string>;
 }
 
 /** A stream of bytes the store reads from. */
