@@ -1,0 +1,370 @@
+/**
+ * tar-split: records enough of a tar stream to rebuild it byte for byte from the
+ * extracted files (on-disk.md 5.3), and replays it.
+ *
+ * The recorder is a `TarObserver`: it sees the stream in the same pass as the
+ * extraction, writes JSON lines (`{"type":1,"name":..,"size":..,"payload":<crc64>,
+ * "position":N}` for files, `{"type":2,"payload":<base64>,"position":N}` for raw
+ * segments) and gzips them in bounded blocks (each block a gzip member; Go's reader
+ * accepts multi-member files) into a temp file that is committed atomically.
+ *
+ * @module
+ */
+import zlib from "node:zlib";
+import { ArchiveError, IntegrityError } from "../store/errors.ts";
+import { AtomicFileWriter } from "../store/atomic.ts";
+import type { FileGetter } from "../drivers/driver.ts";
+import { Crc64 } from "./crc64.ts";
+import { decompress } from "./compression.ts";
+import type { TarHeader, TarObserver } from "./types.ts";
+
+/** tar-split entry types. */
+export const EntryType = { File: 1, Segment: 2 } as const;
+
+/** Go's tar-split error for a name seen twice (after path cleaning). */
+export class DuplicatePathError extends ArchiveError {
+  constructor(options?: ErrorOptions) {
+    super("duplicates of file paths not supported", undefined, options);
+  }
+}
+
+// Segments longer than this are split into several lines (Go uses 1 MiB padding chunks).
+const MAX_SEGMENT = 1 << 20;
+// JSON text buffered before it is compressed and written.
+const FLUSH_TEXT = 1 << 20;
+
+/** base64 of bytes (standard alphabet with padding, as Go's encoding/json uses for []byte). */
+export function base64(b: Uint8Array): string {
+  // deno-lint-ignore no-explicit-any
+  return (b as any).toBase64();
+}
+/** Decodes standard base64. */
+export function unbase64(s: string): Uint8Array {
+  // deno-lint-ignore no-explicit-any
+  return (Uint8Array as any).fromBase64(s);
+}
+
+/** JSON-encodes a string as Go's encoding/json does (HTML-safe escapes, \u00XX controls). */
+export function goJsonString(s: string): string {
+  let out = JSON.stringify(s);
+  if (/[<>&\u2028\u2029\b\f]/.test(out)) {
+    out = out.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+      .replace(/\\[bf]/g, (m) => (m === "\\b" ? "\\u0008" : "\\u000c"));
+  }
+  return out;
+}
+
+/** Cleans a name as Go's filepath.Clean (for the duplicate check). */
+export function cleanPath(p: string): string {
+  if (p === "") return ".";
+  const rooted = p.startsWith("/");
+  const out: string[] = [];
+  for (const c of p.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c === "..") {
+      if (out.length && out[out.length - 1] !== "..") out.pop();
+      else if (!rooted) out.push("..");
+      continue;
+    }
+    out.push(c);
+  }
+  const s = out.join("/");
+  return rooted ? "/" + s : (s || ".");
+}
+
+/**
+ * Produces tar-split JSON lines. `line` receives each line including its `\n`.
+ * Rejects file entries whose cleaned names repeat (DuplicatePathError).
+ */
+export class TarSplitPacker {
+  private pos = 0;
+  private readonly seen = new Set<string>();
+  constructor(private readonly line: (s: string) => void) {}
+
+  /** Adds a raw segment. */
+  segment(bytes: Uint8Array): void {
+    this.line(`{"type":2,"payload":"${base64(bytes)}","position":${this.pos++}}\n`);
+  }
+
+  /** Adds a file entry: `crc` is null for empty payloads. */
+  file(name: string, nameRaw: Uint8Array | undefined, size: number, crc: Uint8Array | null): void {
+    const clean = cleanPath(name);
+    if (this.seen.has(clean)) throw new DuplicatePathError();
+    this.seen.add(clean);
+    let s = `{"type":1`;
+    if (nameRaw) s += `,"name_raw":"${base64(nameRaw)}"`;
+    else if (name !== "") s += `,"name":${goJsonString(name)}`;
+    if (size !== 0) s += `,"size":${size}`;
+    s += crc ? `,"payload":"${base64(crc)}"` : `,"payload":null`;
+    s += `,"position":${this.pos++}}\n`;
+    this.line(s);
+  }
+}
+
+/**
+ * A TarObserver that records tar-split data. Output goes to `sink` as gzip members
+ * (call `flush()`/`end()`); use `TarSplitRecorder.create(path)` to write a file
+ * atomically (`commit()` / `abort()`).
+ */
+export class TarSplitRecorder implements TarObserver {
+  private readonly packer: TarSplitPacker;
+  private text: string[] = [];
+  private textLen = 0;
+  private seg: Uint8Array = new Uint8Array(64 * 1024);
+  private segLen = 0;
+  private crc = new Crc64();
+  private cur: TarHeader | null = null;
+  private writer: AtomicFileWriter | null = null;
+  private ended = false;
+
+  /** `sink` receives gzip data (one or more complete gzip members). */
+  constructor(private readonly sink: (gz: Uint8Array) => void) {
+    this.packer = new TarSplitPacker((s) => {
+      this.text.push(s);
+      this.textLen += s.length;
+      if (this.textLen >= FLUSH_TEXT) this.flush();
+    });
+  }
+
+  /** A recorder writing to a temp file beside `path` (e.g. `<layers>/<id>.tar-split.gz`), mode 0600. */
+  static create(path: string): TarSplitRecorder {
+    const w = AtomicFileWriter.create(path, { mode: 0o600 });
+    const r = new TarSplitRecorder((gz) => w.writeSync(gz));
+    r.writer = w;
+    return r;
+  }
+
+  /** Compresses and hands out the buffered text. */
+  flush(): void {
+    if (this.textLen === 0) return;
+    const body = this.text.join("");
+    this.text = [];
+    this.textLen = 0;
+    const gz = zlib.gzipSync(body, { level: 1 });
+    this.sink(new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength));
+  }
+
+  private flushSegment(): void {
+    if (this.segLen === 0) return;
+    this.packer.segment(this.seg.subarray(0, this.segLen));
+    this.segLen = 0;
+  }
+
+  segment(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      if (this.segLen === MAX_SEGMENT) this.flushSegment();
+      if (this.segLen + (bytes.length - off) > this.seg.length && this.seg.length < MAX_SEGMENT) {
+        const grown = new Uint8Array(
+          Math.min(MAX_SEGMENT, Math.max(this.seg.length * 2, this.segLen + bytes.length - off)),
+        );
+        grown.set(this.seg.subarray(0, this.segLen));
+        this.seg = grown;
+      }
+      const take = Math.min(bytes.length - off, this.seg.length - this.segLen);
+      this.seg.set(bytes.subarray(off, off + take), this.segLen);
+      this.segLen += take;
+      off += take;
+    }
+  }
+
+  entry(h: TarHeader): void {
+    this.flushSegment();
+    this.cur = h;
+    if (h.size > 0) this.crc.reset();
+  }
+
+  payload(bytes: Uint8Array): void {
+    this.crc.update(bytes);
+  }
+
+  entryEnd(): void {
+    const h = this.cur!;
+    this.cur = null;
+    this.packer.file(h.name, h.nameRaw, h.size, h.size > 0 ? this.crc.digest() : null);
+  }
+
+  end(): void {
+    this.flushSegment();
+    this.ended = true;
+    this.flush();
+  }
+
+  /** Makes the file visible at its final path (fdatasync + rename). Requires the stream to have ended. */
+  commit(): void {
+    if (!this.ended) throw new ArchiveError("tar-split recorder committed before the end of the stream");
+    this.flush();
+    if (!this.writer) return;
+    this.writer.commit();
+    this.writer = null;
+  }
+
+  /** Drops the temp file. */
+  abort(): void {
+    this.writer?.abort();
+    this.writer = null;
+  }
+}
+
+/** One parsed tar-split line. */
+export interface TarSplitEntry {
+  /** 1 = file, 2 = segment. */
+  type: number;
+  /** The entry name (from `name`, or `name_raw` decoded leniently). */
+  name: string;
+  /** Declared payload size. */
+  size: number;
+  /** Segment bytes, or the file's CRC-64 (8 bytes), or null. */
+  payload: Uint8Array | null;
+}
+
+/** Reads the JSON lines of a (gzip'd or plain) tar-split file one at a time. */
+export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry> {
+  const f = await Deno.open(file, { read: true });
+  const { stream } = await decompress(f.readable);
+  const dec = new TextDecoder();
+  let carry = "";
+  const lenient = new TextDecoder("utf-8");
+  const parse = (line: string): TarSplitEntry => {
+    let j: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null };
+    try {
+      j = JSON.parse(line);
+    } catch (e) {
+      throw new ArchiveError(`invalid tar-split line: ${(e as Error).message}`, file, { cause: e });
+    }
+    const name = j.name ?? (j.name_raw ? lenient.decode(unbase64(j.name_raw)) : "");
+    return {
+      type: j.type ?? 0,
+      name,
+      size: j.size ?? 0,
+      payload: j.payload == null ? null : unbase64(j.payload),
+    };
+  };
+  for await (const chunk of stream) {
+    const text = carry + dec.decode(chunk, { stream: true });
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      const line = text.slice(start, nl);
+      start = nl + 1;
+      if (line.trim() !== "") yield parse(line);
+    }
+    carry = text.slice(start);
+  }
+  carry += dec.decode();
+  if (carry.trim() !== "") yield parse(carry);
+}
+
+/**
+ * Rebuilds the original uncompressed tar from a tar-split file and the layer's files
+ * (opened through `getter`), verifying each file's CRC-64 (mismatch → IntegrityError).
+ * The getter is closed when the stream ends or is cancelled.
+ */
+export function replayTarSplit(file: string, getter: FileGetter): ReadableStream<Uint8Array> {
+  const it = readTarSplit(file);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await it.return(undefined).catch(() => {});
+    await getter.close();
+  };
+  // Files are streamed in pieces across pulls so memory stays bounded.
+  let cur: { f: Deno.FsFile; name: string; left: number; crc: Crc64; want: Uint8Array | null } | null = null;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        for (;;) {
+          if (cur) {
+            const buf = new Uint8Array(Math.min(cur.left, 1 << 20));
+            let got = 0;
+            while (got < buf.length) {
+              const n = await cur.f.read(buf.subarray(got));
+              if (n === null) break;
+              got += n;
+            }
+            if (got < buf.length) {
+              cur.f.close();
+              throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(cur.name)}`);
+            }
+            cur.crc.update(buf);
+            cur.left -= got;
+            c.enqueue(buf);
+            if (cur.left === 0) {
+              // The file must not be longer than recorded either.
+              const extra = await cur.f.read(new Uint8Array(1));
+              cur.f.close();
+              const sum = cur.crc.digest();
+              if (extra !== null || !cur.want || !equal(sum, cur.want)) {
+                throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(cur.name)}`);
+              }
+              cur = null;
+            }
+            return;
+          }
+          const r = await it.next();
+          if (r.done) {
+            await close();
+            c.close();
+            return;
+          }
+          const e = r.value;
+          if (e.type === EntryType.Segment) {
+            if (e.payload && e.payload.length) {
+              c.enqueue(e.payload);
+              return;
+            }
+            continue;
+          }
+          if (e.type !== EntryType.File) throw new ArchiveError(`unknown tar-split entry type ${e.type}`);
+          if (e.size <= 0) continue;
+          const f = await getter.open(e.name);
+          if (!f) {
+            throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(e.name)}: missing`);
+          }
+          cur = { f, name: e.name, left: e.size, crc: new Crc64(), want: e.payload };
+        }
+      } catch (err) {
+        try {
+          cur?.f.close();
+        } catch { /* closed */ }
+        cur = null;
+        await close();
+        throw err;
+      }
+    },
+    async cancel() {
+      try {
+        cur?.f.close();
+      } catch { /* closed */ }
+      cur = null;
+      await close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A FileGetter over a list of directories searched in order (overlay: diff, then lowers). */
+export function dirFileGetter(dirs: string[]): FileGetter {
+  return {
+    async open(path: string): Promise<Deno.FsFile | null> {
+      const rel = cleanPath("/" + path);
+      for (const d of dirs) {
+        try {
+          return await Deno.open(d + rel, { read: true });
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) continue;
+          throw e;
+        }
+      }
+      return null;
+    },
+    close(): Promise<void> {
+      return Promise.resolve();
+    },
+  };
+}
