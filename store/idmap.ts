@@ -279,10 +279,15 @@ export function subIDMap(who: string, kind: "uid" | "gid", files: SubIDFiles = {
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      throw new IDMapError(`open ${path}: ${e instanceof Error ? e.message : e}`, undefined, { cause: e });
-    }
-    text = "";
+    // Go returns the *os.PathError of the open.
+    const reason = e instanceof Deno.errors.NotFound
+      ? "no such file or directory"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Error
+      ? e.message
+      : String(e);
+    throw new IDMapError(`open ${path}: ${reason}`, undefined, { cause: e });
   }
   const ranges = parseSubIDFile(text, path).filter((r) => names.includes(r.owner) || r.owner === "ALL");
   if (ranges.length === 0) {
