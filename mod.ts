@@ -8,3 +8,6 @@
 export * from "./store/errors.ts";
 export * from "./store/types.ts";
 export type { Driver, DriverFactory, DriverInit } from "./drivers/driver.ts";
+export { loadStoreOptions } from "./store/config.ts";
+export type { ConfigLogEntry, LoadedConfig, LoadOptions } from "./store/config.ts";
+export { parseIDMap, subIDMappings } from "./store/idmap.ts";

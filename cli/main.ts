@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Store, StoreOptions } from "../mod.ts";
+import type { LoadedConfig, Store, StoreOptions } from "../mod.ts";
 import { COMMANDS, findCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
 import type { Context } from "./context.ts";
@@ -33,17 +33,10 @@ export interface CliIO {
   cwd: string;
 }
 
-/** The configuration loader's result (store/config.ts). */
-interface LoadedConfig {
-  options: StoreOptions;
-  warnings: string[];
-  file: string | null;
-}
-
 /** The library entry points the CLI needs, loaded lazily to keep usage and errors fast. */
 interface Library {
   openStore(options: StoreOptions): Promise<Store>;
-  loadStoreOptions(opts?: { env?: Record<string, string | undefined>; uid?: number }): Promise<LoadedConfig>;
+  loadStoreOptions(opts?: { env?: Record<string, string | undefined> }): Promise<LoadedConfig>;
 }
 
 async function loadLibrary(): Promise<Library> {
@@ -152,11 +145,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     lib ??= await loadLibrary();
     try {
       config = await lib.loadStoreOptions({ env: io.env });
-      for (const w of config.warnings) await log.warn(w);
+      for (const entry of config.log) await log.log(entry.level, entry.msg);
     } catch (e) {
       configError = e;
-      const file = (e as { file?: string; path?: string }).file ?? (e as { path?: string }).path;
-      if (file) await out.print(`Failed to read ${file} ${errorText(e)}\n`);
+      // Go prints "Failed to read FILE ERR" on stdout when a config file cannot be parsed.
+      const preface = (e as { preface?: string }).preface;
+      if (preface) await out.print(preface + "\n");
     }
   };
   if (!o.graphRoot && !o.runRoot && !o.driverName && !(o.driverOptions?.length)) {
