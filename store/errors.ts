@@ -227,3 +227,9 @@ export class ConfigError extends StorageError {
   /** A line Go prints on stdout before reporting the error (`Failed to read FILE toml: ...`), if any. */
   preface?: string;
 }
+/** A big-data item or other file that should exist does not (Go's `os.ErrNotExist`). */
+export class NotExistError extends StorageError {
+  constructor(context?: string, options?: ErrorOptions) {
+    super("file does not exist", context, options);
+  }
+}

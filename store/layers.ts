@@ -1,0 +1,742 @@
+/**
+ * The layer store: `DRIVER-layers/layers.json` (+ HEAD's `volatile-layers.json`),
+ * guarded by `layers.lock`; mount counts in `RUN/DRIVER-layers/mountpoints.json`,
+ * guarded by `mountpoints.lock` (innermost lock); tar-split files; layer big data.
+ * Content goes through the driver. Every method expects the caller to hold the layers
+ * lock (`startReading`/`startWriting`), as Store does.
+ *
+ * @module
+ */
+import { gzipSync } from "node:zlib";
+import {
+  CorruptFileError,
+  DuplicateIDError,
+  DuplicateNameError,
+  InvalidBigDataNameError,
+  LayerNotMountedError,
+  LayerUnknownError,
+  NotExistError,
+  NotSupportedError,
+  StorageError,
+  wrapError,
+} from "./errors.ts";
+import type { ByteSource, Change, IDMap, Layer } from "./types.ts";
+import { Compression } from "./types.ts";
+import type { Driver, DriverMountOptions } from "../drivers/driver.ts";
+import {
+  decodeLayer,
+  decodeMountPoints,
+  encodeArray,
+  encodeLayer,
+  encodeMountPoint,
+  type ExtraFields,
+} from "./json.ts";
+import { type LoadOutcome, RecordFile } from "./recordfile.ts";
+import {
+  applyNameOperation,
+  bigDataFileName,
+  clone,
+  dedupeNames,
+  generateId,
+  type NameOperation,
+  nowTimestamp,
+  parseTimestampNs,
+  readFileOrNull,
+  removeAll,
+  validateId,
+  writeBigDataFile,
+} from "./records.ts";
+import { LockFile } from "./lockfile.ts";
+import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
+import { DigestCounter, EMPTY_SHA256 } from "./digest.ts";
+import { lstatNs } from "../sys/fs.ts";
+import { compress, decompress } from "../archive/compression.ts";
+import { replayTarSplit, TarSplitRecorder } from "../archive/tarsplit.ts";
+import { IDSetCollector } from "../archive/idset.ts";
+import { toReadableStream } from "./streams.ts";
+
+const INCOMPLETE = "incomplete";
+
+/** What `LayerStore.create` needs. */
+export interface NewLayer {
+  /** Caller-chosen ID or empty for a random one. */
+  id?: string;
+  /** Parent layer record, or null for a base layer. */
+  parent: Layer | null;
+  /** Names. */
+  names?: string[];
+  /** SELinux mount label. */
+  mountLabel?: string;
+  /** Driver's read-write creation (container layers) instead of read-only. */
+  writeable?: boolean;
+  /** UID map of the layer. */
+  uidMap?: IDMap[];
+  /** GID map of the layer. */
+  gidMap?: IDMap[];
+  /** Flags to record. */
+  flags?: Record<string, unknown>;
+  /** Per-layer driver options. */
+  storageOpt?: Record<string, string>;
+  /** Content to apply. */
+  diff?: ByteSource;
+}
+
+/** Has a layer record the `incomplete` flag set to JSON true? */
+function isIncomplete(l: Layer): boolean {
+  return l.flags[INCOMPLETE] === true;
+}
+
+function mtimeNs(path: string): bigint {
+  try {
+    return lstatNs(path).mtimeNs;
+  } catch {
+    return -1n;
+  }
+}
+
+/** `DRIVER-layers/` of the store, with its run-root companion. */
+export class LayerStore extends RecordFile<Layer> {
+  protected readonly kind = "layer";
+  /** The driver that holds the layers' content. */
+  readonly driver: Driver;
+  /** `RUN/DRIVER-layers`. */
+  readonly runDir: string;
+  /** `RUN/DRIVER-layers/mountpoints.json`. */
+  readonly mountsPath: string;
+  /** `RUN/DRIVER-layers/mountpoints.lock`. */
+  readonly mountsLock: LockFile | null;
+  private mountsToken: Uint8Array | null = null;
+  private mtimes: bigint[] = [];
+  private byCompressed = new Map<string, Layer[]>();
+  private byUncompressed = new Map<string, Layer[]>();
+
+  constructor(dir: string, runDir: string, driver: Driver, readOnly: boolean) {
+    super(dir, "layers.json", `${dir}/layers.lock`, readOnly, `${dir}/volatile-layers.json`);
+    this.driver = driver;
+    this.runDir = runDir;
+    this.mountsPath = `${runDir}/mountpoints.json`;
+    // Read-only (additional) stores have no mount counts of their own.
+    this.mountsLock = readOnly ? null : LockFile.get(`${runDir}/mountpoints.lock`);
+  }
+
+  protected decode(v: unknown): { record: Layer; extra?: ExtraFields } {
+    return decodeLayer(v);
+  }
+  protected encode(r: Layer, extra?: ExtraFields): string {
+    return encodeLayer(r, extra);
+  }
+
+  protected override changedOnDisk(): boolean {
+    if (this.mtimes.length === 0) return true;
+    return mtimeNs(this.path) !== this.mtimes[0] || mtimeNs(this.volatilePath!) !== this.mtimes[1];
+  }
+
+  protected override noteFileState(): void {
+    this.mtimes = [mtimeNs(this.path), mtimeNs(this.volatilePath!)];
+  }
+
+  protected async install(records: Layer[], lockedForWriting: boolean): Promise<LoadOutcome> {
+    const dup = this.index.reset(records);
+    this.reindexDigests();
+    let incomplete = false;
+    for (const l of records) {
+      l.readOnly = this.readOnly;
+      if (isIncomplete(l)) incomplete = true;
+    }
+    if (this.readOnly) {
+      if (dup) throw new DuplicateNameError("read-only layer store assigns the same name to multiple layers");
+      return { needsRepair: false };
+    }
+    if ((dup || incomplete) && !lockedForWriting) return { needsRepair: true };
+    await this.withMountsRead(() => this.loadMounts());
+    if (dup || incomplete) {
+      // A previous writer crashed while creating or deleting these: finish the deletion.
+      for (const l of [...this.index.list]) {
+        if (isIncomplete(l)) await this.deleteInternal(l);
+      }
+      await this.saveAll();
+    }
+    return { needsRepair: false };
+  }
+
+  private reindexDigests(): void {
+    this.byCompressed.clear();
+    this.byUncompressed.clear();
+    const add = (m: Map<string, Layer[]>, d: string, l: Layer) => {
+      if (d === "") return;
+      const list = m.get(d);
+      if (list) list.push(l);
+      else m.set(d, [l]);
+    };
+    for (const l of this.index.list) {
+      add(this.byCompressed, l.compressedDigest, l);
+      add(this.byUncompressed, l.uncompressedDigest, l);
+    }
+  }
+
+  // ------------------------------------------------------------ mount counts
+
+  private async withMountsRead<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (!this.mountsLock) return await fn();
+    await this.mountsLock.rLock();
+    try {
+      return await fn();
+    } finally {
+      this.mountsLock.unlock();
+    }
+  }
+
+  private async withMountsWrite<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (!this.mountsLock) throw new NotSupportedError(`mount counts of read-only layer store ${this.dir}`);
+    await this.mountsLock.lock();
+    try {
+      if (this.mountsLock.modifiedSince(this.mountsToken)) this.loadMounts();
+      return await fn();
+    } finally {
+      this.mountsLock.unlock();
+    }
+  }
+
+  /** Reads mountpoints.json into the records (caller holds the mountpoints lock). */
+  private loadMounts(): void {
+    if (!this.mountsLock) return;
+    this.mountsToken = this.mountsLock.getLastWrite();
+    let data: Uint8Array | null = null;
+    try {
+      data = Deno.readFileSync(this.mountsPath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    let entries;
+    try {
+      entries = decodeMountPoints(
+        data === null || data.length === 0 ? [] : JSON.parse(new TextDecoder().decode(data)),
+      );
+    } catch (e) {
+      const detail = e instanceof SyntaxError ? `invalid JSON: ${e.message}` : (e as Error).message;
+      throw new CorruptFileError(this.mountsPath, detail, { cause: e });
+    }
+    for (const l of this.index.list) {
+      l.mountPoint = "";
+      l.mountCount = 0;
+    }
+    for (const m of entries) {
+      const l = this.index.lookup(m.id);
+      if (l) {
+        l.mountPoint = m.path;
+        l.mountCount = m.count;
+      }
+    }
+  }
+
+  /** Writes mountpoints.json (caller holds the mountpoints write lock). */
+  private saveMounts(): void {
+    if (!this.mountsLock) return;
+    Deno.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+    const items: string[] = [];
+    for (const l of this.index.list) {
+      if (l.mountPoint !== "" && l.mountCount > 0) {
+        items.push(encodeMountPoint({ id: l.id, path: l.mountPoint, count: l.mountCount }));
+      }
+    }
+    this.mountsToken = this.mountsLock.recordWrite();
+    writeFileAtomicSync(this.mountsPath, encodeArray(items), { mode: 0o600 });
+  }
+
+  /** Checks mountpoints.json for changes by other processes (under the layers lock). */
+  async refreshMounts(): Promise<void> {
+    if (!this.mountsLock) return;
+    await this.withMountsRead(() => {
+      if (this.mountsLock!.modifiedSince(this.mountsToken)) this.loadMounts();
+    });
+  }
+
+  /** Saves layers.json and mountpoints.json (Go's Save: mountpoints lock, layers, mounts). */
+  async saveAll(): Promise<void> {
+    this.assertWritable();
+    await this.withMountsWrite(() => {
+      this.save();
+      this.saveMounts();
+    });
+  }
+
+  // ------------------------------------------------------------ lookups
+
+  /** Resolves a layer: exact ID, name, unique prefix (live record). */
+  lookup(ref: string): Layer | undefined {
+    return this.index.lookup(ref);
+  }
+
+  /** Resolves a layer or throws `layer not known`. */
+  get(ref: string): Layer {
+    const l = this.lookup(ref);
+    if (!l) throw new LayerUnknownError();
+    return l;
+  }
+
+  /** Copies of all layers in store order. */
+  list(): Layer[] {
+    return this.index.list.map((l) => clone(l));
+  }
+
+  /** Layers with this compressed digest. */
+  listByCompressedDigest(d: string): Layer[] {
+    return (this.byCompressed.get(d) ?? []).map((l) => clone(l));
+  }
+
+  /** Layers with this uncompressed digest. */
+  listByUncompressedDigest(d: string): Layer[] {
+    return (this.byUncompressed.get(d) ?? []).map((l) => clone(l));
+  }
+
+  /** Path of a layer's tar-split file. */
+  tarSplitPath(id: string): string {
+    return `${this.dir}/${id}.tar-split.gz`;
+  }
+
+  /** Directory of a layer's big data. */
+  dataDir(id: string): string {
+    return `${this.dir}/${id}`;
+  }
+
+  /** A random ID not used by any layer here. */
+  newId(): string {
+    return generateId((x) => this.index.byId.has(x));
+  }
+
+  // ------------------------------------------------------------ create / delete
+
+  /**
+   * Creates a layer: the record is saved with `incomplete: true` first, then the driver
+   * makes the directories and the diff (if any) is applied, then the flag is cleared.
+   * The caller holds the write lock throughout. On failure everything is removed again.
+   */
+  async create(opts: NewLayer): Promise<Layer> {
+    this.assertWritable();
+    let id = opts.id ?? "";
+    if (id === "") id = this.newId();
+    else validateId(id);
+    if (this.index.byId.has(id)) throw new DuplicateIDError();
+    const names = dedupeNames(opts.names ?? []);
+    for (const n of names) if (this.index.byName.has(n)) throw new DuplicateNameError();
+    const parent = opts.parent?.id ?? "";
+    const layer: Layer = {
+      id,
+      names,
+      parent,
+      metadata: "",
+      mountLabel: opts.mountLabel ?? "",
+      created: nowTimestamp(),
+      compressedDigest: "",
+      compressedSize: 0,
+      uncompressedDigest: "",
+      tocDigest: "",
+      uncompressedSize: 0,
+      compression: Compression.None,
+      uidSet: [],
+      gidSet: [],
+      flags: { ...(opts.flags ?? {}), [INCOMPLETE]: true },
+      uidMap: (opts.uidMap ?? []).map((m) => ({ ...m })),
+      gidMap: (opts.gidMap ?? []).map((m) => ({ ...m })),
+      bigDataNames: [],
+      readOnly: false,
+      mountPoint: "",
+      mountCount: 0,
+    };
+    this.addRecord(layer);
+    let ok = false;
+    try {
+      await this.saveAll();
+      const createOpts = {
+        mountLabel: layer.mountLabel,
+        storageOpt: opts.storageOpt,
+        uidMap: layer.uidMap,
+        gidMap: layer.gidMap,
+      };
+      try {
+        if (opts.writeable) await this.driver.createReadWrite(id, parent || null, createOpts);
+        else await this.driver.create(id, parent || null, createOpts);
+      } catch (e) {
+        throw wrapError(
+          e,
+          `creating ${opts.writeable ? "read-write" : "read-only"} layer with ID ${JSON.stringify(id)}`,
+        );
+      }
+      if (opts.diff !== undefined) await this.applyDiffTo(layer, opts.diff);
+      delete layer.flags[INCOMPLETE];
+      await this.saveAll();
+      ok = true;
+      return clone(layer);
+    } finally {
+      if (!ok) {
+        try {
+          await this.deleteInternal(layer);
+          await this.saveAll();
+        } catch {
+          // The incomplete record stays; the next writer that loads the store removes it.
+        }
+      }
+    }
+  }
+
+  /**
+   * Removes a layer's data and record without saving (Go's deleteInternal): the record is
+   * marked incomplete first so that a crash midway leaves it to be cleaned up.
+   */
+  private async deleteInternal(layer: Layer): Promise<void> {
+    if (!isIncomplete(layer)) {
+      layer.flags = { ...layer.flags, [INCOMPLETE]: true };
+      await this.saveAll();
+    }
+    try {
+      await this.driver.remove(layer.id);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await Deno.remove(this.tarSplitPath(layer.id)).catch(() => {});
+    await removeAll(this.dataDir(layer.id));
+    this.removeRecord(layer);
+    this.reindexDigests();
+  }
+
+  /** Deletes a layer: unmounts it completely, removes data and record, saves. */
+  async delete(ref: string): Promise<void> {
+    this.assertWritable();
+    const layer = this.get(ref);
+    // Unmount first so that the driver can remove the directories.
+    while (true) {
+      const stillMounted = await this.unmount(layer.id, false, true).catch((e) => {
+        if (e instanceof LayerNotMountedError) return null;
+        throw e;
+      });
+      if (stillMounted === null || !stillMounted) break;
+    }
+    await this.deleteInternal(layer);
+    await this.saveAll();
+  }
+
+  /** Deletes every layer, newest first. */
+  async wipe(): Promise<void> {
+    this.assertWritable();
+    const order = [...this.index.list].sort((a, b) => {
+      const x = parseTimestampNs(a.created), y = parseTimestampNs(b.created);
+      return x > y ? -1 : x < y ? 1 : 0;
+    });
+    for (const l of order) await this.delete(l.id);
+  }
+
+  // ------------------------------------------------------------ names, metadata, big data
+
+  /** Changes names, moving them from other layers. */
+  async updateNames(ref: string, names: string[], op: NameOperation): Promise<string[]> {
+    this.assertWritable();
+    const l = this.get(ref);
+    const result = applyNameOperation(l.names, names, op);
+    this.index.setNames(l, result);
+    await this.saveAll();
+    return [...result];
+  }
+
+  /** Replaces the metadata. */
+  async setMetadata(ref: string, metadata: string): Promise<void> {
+    this.assertWritable();
+    this.get(ref).metadata = metadata;
+    await this.saveAll();
+  }
+
+  /** Stores a big-data item (streamed to a temp file, renamed into place). */
+  async setBigData(ref: string, key: string, data: ByteSource): Promise<void> {
+    if (key === "") throw new InvalidBigDataNameError("can't set empty name for layer big data item");
+    this.assertWritable();
+    const l = this.get(ref);
+    await writeBigDataFile(
+      this.dataDir(l.id),
+      key,
+      "layer",
+      data instanceof Uint8Array ? data : toReadableStream(data),
+    );
+    if (!l.bigDataNames.includes(key)) {
+      l.bigDataNames = [...l.bigDataNames, key];
+      await this.saveAll();
+    }
+  }
+
+  /** Reads a big-data item. */
+  async bigData(ref: string, key: string): Promise<Uint8Array> {
+    if (key === "") throw new InvalidBigDataNameError("can't retrieve layer big data value for empty name");
+    const l = this.get(ref);
+    const missing = () =>
+      new NotExistError(
+        `locating item named ${JSON.stringify(key)} for layer with ID ${JSON.stringify(l.id)}`,
+      );
+    let name: string;
+    try {
+      name = bigDataFileName(key, "layer");
+    } catch {
+      throw missing();
+    }
+    const data = await readFileOrNull(`${this.dataDir(l.id)}/${name}`);
+    if (data === null) throw missing();
+    return data;
+  }
+
+  // ------------------------------------------------------------ content
+
+  /**
+   * Applies a (possibly compressed) tar to an existing layer and records what it was:
+   * digests and sizes of the input as given and of the uncompressed tar, compression,
+   * uid/gid sets, and the tar-split file. Returns the uncompressed size.
+   */
+  async applyDiff(ref: string, diff: ByteSource): Promise<number> {
+    this.assertWritable();
+    const layer = this.get(ref);
+    await this.applyDiffTo(layer, diff);
+    await this.saveAll();
+    return layer.uncompressedSize;
+  }
+
+  private async applyDiffTo(layer: Layer, source: ByteSource): Promise<void> {
+    const compressed = new DigestCounter();
+    const uncompressed = new DigestCounter();
+    const input = await nonEmpty(toReadableStream(source));
+    const tsPath = this.tarSplitPath(layer.id);
+    let compression = Compression.None;
+    let uidSet: number[] = [];
+    let gidSet: number[] = [];
+    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (input === null) {
+      // Go records the digests of empty input and a tar-split holding one empty segment.
+      const ts = gzipSync('{"type":2,"payload":"","position":0}\n', { level: 1 });
+      await writeFileAtomic(tsPath, new Uint8Array(ts.buffer, ts.byteOffset, ts.byteLength), { mode: 0o600 });
+    } else {
+      const counted = input.pipeThrough(counter(compressed));
+      const d = await decompress(counted);
+      compression = d.compression;
+      const tar = d.stream.pipeThrough(counter(uncompressed));
+      const recorder = TarSplitRecorder.create(tsPath);
+      const ids = new IDSetCollector();
+      try {
+        await this.driver.applyDiff(layer.id, layer.parent || null, tar, {
+          uidMap: layer.uidMap,
+          gidMap: layer.gidMap,
+          mountLabel: layer.mountLabel,
+          observers: [recorder, ids],
+        });
+        recorder.commit();
+      } catch (e) {
+        recorder.abort();
+        throw e;
+      }
+      uidSet = ids.uidSet();
+      gidSet = ids.gidSet();
+    }
+    layer.compressedDigest = compressed.digest();
+    layer.compressedSize = compressed.size;
+    layer.uncompressedDigest = input === null ? EMPTY_SHA256 : uncompressed.digest();
+    layer.uncompressedSize = uncompressed.size;
+    layer.compression = compression;
+    layer.uidSet = uidSet;
+    layer.gidSet = gidSet;
+    this.reindexDigests();
+  }
+
+  /**
+   * Resolves `from`/`to` as Go's findParentAndLayer: `from` defaults to the parent, and
+   * an unknown `from` falls back to the parent too.
+   */
+  parentAndLayer(from: string | null, to: string): { from: Layer | null; to: Layer } {
+    const toLayer = this.get(to);
+    let fromRef = from ?? "";
+    if (fromRef === "") fromRef = toLayer.parent;
+    let fromLayer: Layer | null = null;
+    if (fromRef !== "") {
+      fromLayer = this.lookup(fromRef) ?? (toLayer.parent ? this.lookup(toLayer.parent) ?? null : null);
+    }
+    return { from: fromLayer, to: toLayer };
+  }
+
+  private diffOpts(l: Layer) {
+    return { uidMap: l.uidMap, gidMap: l.gidMap, mountLabel: l.mountLabel };
+  }
+
+  /**
+   * The tar between `from` and `to`: the original tar replayed from the tar-split file
+   * when diffing against the parent, else generated by the driver; compressed as asked
+   * (default: as the layer's diff was given).
+   */
+  async diff(
+    from: string | null,
+    to: string,
+    compression?: Compression,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const { from: f, to: t } = this.parentAndLayer(from, to);
+    const want = compression ?? t.compression;
+    // Fail on an unproducible compression before doing any work.
+    if (want === Compression.Bzip2 || want === Compression.Xz) compress(new ReadableStream(), want);
+    const fromId = f?.id ?? "";
+    let raw: ReadableStream<Uint8Array>;
+    let haveTarSplit = false;
+    if (fromId === t.parent) {
+      try {
+        Deno.statSync(this.tarSplitPath(t.id));
+        haveTarSplit = true;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    if (haveTarSplit) {
+      const getter = await this.driver.diffGetter(t.id);
+      raw = replayTarSplit(this.tarSplitPath(t.id), getter);
+    } else {
+      raw = await this.driver.diff(t.id, fromId || null, this.diffOpts(t));
+    }
+    return compress(raw, want);
+  }
+
+  /** Changes between `from` and `to` (driver). */
+  changes(from: string | null, to: string): Promise<Change[]> {
+    const { from: f, to: t } = this.parentAndLayer(from, to);
+    return this.driver.changes(t.id, f?.id ?? null, this.diffOpts(t));
+  }
+
+  /** Size of the changes between `from` and `to` (driver). */
+  diffSize(from: string | null, to: string): Promise<number> {
+    const { from: f, to: t } = this.parentAndLayer(from, to);
+    return this.driver.diffSize(t.id, f?.id ?? null, this.diffOpts(t));
+  }
+
+  // ------------------------------------------------------------ mounting
+
+  /**
+   * Mounts a layer, counting references across processes: a layer already mounted (and
+   * still live) gets its count raised and the same path back.
+   */
+  async mount(ref: string, options: DriverMountOptions): Promise<string> {
+    this.assertWritable();
+    return await this.withMountsWrite(async () => {
+      const l = this.get(ref);
+      if (l.mountCount > 0 && l.mountPoint !== "" && await this.driver.isMounted(l.id, l.mountPoint)) {
+        l.mountCount++;
+        this.saveMounts();
+        return l.mountPoint;
+      }
+      const opts: DriverMountOptions = { ...options };
+      if (!opts.mountLabel) opts.mountLabel = l.mountLabel;
+      if ((opts.uidMap?.length || opts.gidMap?.length) && !this.driver.supportsShifting()) {
+        if (!sameMaps(opts.uidMap, l.uidMap) || !sameMaps(opts.gidMap, l.gidMap)) {
+          throw new StorageError(`cannot mount layer ${l.id}: shifting not enabled`);
+        }
+        // The layer's files already carry these IDs: mount without shifting.
+        delete opts.uidMap;
+        delete opts.gidMap;
+      }
+      const path = await this.driver.get(l.id, opts);
+      l.mountPoint = cleanPath(path);
+      // A stale count (mount vanished, e.g. after a reboot) restarts at 1.
+      l.mountCount = Math.max(l.mountCount, 0) + 1;
+      this.saveMounts();
+      return path;
+    });
+  }
+
+  /**
+   * Drops one mount reference (all of them with `force`); the driver unmounts when the
+   * count reaches zero. Returns true while still mounted. With `conditional`, a layer
+   * that is not mounted fails with LayerNotMountedError.
+   */
+  async unmount(ref: string, force: boolean, conditional = false): Promise<boolean> {
+    this.assertWritable();
+    return await this.withMountsWrite(async () => {
+      let l = this.lookup(ref);
+      if (!l) {
+        const p = cleanPath(ref);
+        l = this.index.list.find((x) => x.mountPoint !== "" && x.mountPoint === p);
+        if (!l) throw new LayerUnknownError();
+      }
+      if (conditional && l.mountCount <= 0) throw new LayerNotMountedError();
+      if (force) l.mountCount = 1;
+      if (l.mountCount > 1) {
+        l.mountCount--;
+        this.saveMounts();
+        return true;
+      }
+      try {
+        await this.driver.put(l.id);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      l.mountCount = 0;
+      l.mountPoint = "";
+      this.saveMounts();
+      return false;
+    });
+  }
+
+  /** The mount count of a layer (reloading mountpoints.json if it changed). */
+  async mounted(ref: string): Promise<number> {
+    await this.refreshMounts();
+    return Math.max(this.get(ref).mountCount, 0);
+  }
+}
+
+function sameMaps(a: IDMap[] | undefined, b: IDMap[] | undefined): boolean {
+  const x = a ?? [], y = b ?? [];
+  return x.length === y.length &&
+    x.every((m, i) => m.containerId === y[i].containerId && m.hostId === y[i].hostId && m.size === y[i].size);
+}
+
+/** Go's filepath.Clean for absolute paths. */
+export function cleanPath(p: string): string {
+  const rooted = p.startsWith("/");
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!rooted) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const s = out.join("/");
+  return rooted ? "/" + s : (s || ".");
+}
+
+function counter(c: DigestCounter): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      c.update(chunk);
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/** The stream, or null when it ends without a single byte (the first bytes are kept). */
+async function nonEmpty(s: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array> | null> {
+  const reader = s.getReader();
+  let first: Uint8Array | null = null;
+  while (first === null) {
+    const r = await reader.read();
+    if (r.done) {
+      reader.releaseLock();
+      return null;
+    }
+    if (r.value.length > 0) first = r.value;
+  }
+  let sentFirst = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (!sentFirst) {
+        sentFirst = true;
+        c.enqueue(first!);
+        return;
+      }
+      const r = await reader.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
