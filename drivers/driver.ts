@@ -51,6 +51,10 @@ export interface DriverDiffOptions {
   uidMap?: IDMap[];
   /** The layer's GID map. */
   gidMap?: IDMap[];
+  /** The parent's UID map when it differs from the layer's (ID-mapped copies); default: uidMap. */
+  parentUidMap?: IDMap[];
+  /** The parent's GID map when it differs from the layer's; default: gidMap. */
+  parentGidMap?: IDMap[];
   /** SELinux label for mounts made while diffing. */
   mountLabel?: string;
 }
@@ -110,6 +114,18 @@ export interface Driver {
   supportsShifting(): boolean;
   /** Releases driver-wide resources (overlay: its private bind mount of the home). */
   cleanup(): Promise<void>;
+  /**
+   * Re-owns the files of a layer created as a copy of a template that had other ID maps
+   * (Go's UpdateLayerIDMap, on-disk.md 6.4–6.5): on-disk host IDs go back to container IDs
+   * through `toContainer`, then out through `toHost`. Optional: drivers that can shift IDs
+   * at mount time need not implement it.
+   */
+  updateLayerIDMap?(
+    id: string,
+    toContainer: { uidMap: IDMap[]; gidMap: IDMap[] } | null,
+    toHost: { uidMap: IDMap[]; gidMap: IDMap[] } | null,
+    mountLabel?: string,
+  ): Promise<void>;
 }
 
 /** Everything a driver factory receives. */

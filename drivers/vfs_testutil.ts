@@ -7,6 +7,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { encodeHeader, padding, type TarWriteHeader, trailer } from "../archive/tar_writer.ts";
+import { TypeFlag } from "../archive/types.ts";
 import { readDirFd, readlinkAtRaw } from "../sys/dirent_vfs.ts";
 import { sysError } from "../sys/errno.ts";
 import {
@@ -46,6 +48,7 @@ export interface SnapEntry {
 
 /** Reading without touching atimes keeps snapshots side-effect free (needs owner or root). */
 const O_NOATIME = 0o1000000;
+const enc = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
 
@@ -192,4 +195,99 @@ export function createRawNamedFile(dir: string, name: Uint8Array, content: Uint8
 /** A fresh temp directory under /tmp (ext4 here: user.* and trusted.* xattrs work). */
 export function tempDir(prefix: string): string {
   return Deno.makeTempDirSync({ prefix: `vfs-${prefix}-` });
+}
+
+/** One tar member for `makeTar`: a header plus the content of regular files. */
+export type Member = TarWriteHeader & { data?: string };
+
+/** An in-memory tar (ustar/PAX via the project's writer helpers). */
+export function makeTar(members: Member[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const m of members) {
+    const data = m.data !== undefined ? enc.encode(m.data) : new Uint8Array(0);
+    const type = m.type ?? TypeFlag.Reg;
+    const size = type === TypeFlag.Reg ? data.length : 0;
+    parts.push(encodeHeader({ mtimeNs: 1_600_000_000_000_000_000n, mode: 0o644, ...m, size }));
+    if (size > 0) parts.push(data, padding(size));
+  }
+  parts.push(trailer());
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) (out.set(p, off), off += p.length);
+  return out;
+}
+
+/** The bytes as a stream of uneven chunks. */
+export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      // Uneven chunks exercise the parser's buffering.
+      for (let i = 0; i < bytes.length; i += 700) c.enqueue(bytes.slice(i, i + 700));
+      c.close();
+    },
+  });
+}
+
+/** A directory member. */
+export const dir = (name: string, mode = 0o755): Member => ({ name, type: TypeFlag.Dir, mode });
+/** A regular file member. */
+export const file = (name: string, data: string, extra: Partial<Member> = {}): Member => ({
+  name,
+  data,
+  ...extra,
+});
+
+/** Relative paths of a tree with type letter, mode and content, for readable comparisons. */
+export function listing(root: string): string[] {
+  const out: string[] = [];
+  for (const [k, e] of snapshotTree(root, { skipAtime: true })) {
+    const t = { 0o040000: "d", 0o100000: "f", 0o120000: "l", 0o020000: "c" }[e.mode & 0o170000] ?? "?";
+    let extra = "";
+    if (t === "f") extra = " " + Deno.readTextFileSync(`${root}/${k}`).trim();
+    if (t === "l") extra = " -> " + e.link;
+    out.push(`${k} ${t}${(e.mode & 0o7777).toString(8)} ${e.uid}:${e.gid}${extra}`);
+  }
+  return out.sort();
+}
+
+/**
+ * Three layer tars exercising whiteouts: l1 a base with a `./` entry, l2 removing files,
+ * a directory and an opaque directory's old contents, adding a hard link and a whiteout
+ * under missing parents; l3 re-adding a removed file, whiting out a directory and a symlink.
+ */
+export function chainTars(): [Uint8Array, Uint8Array, Uint8Array] {
+  const l1 = makeTar([
+    dir("./", 0o755),
+    dir("etc/"),
+    file("etc/hostname", "one"),
+    file("etc/shadow", "secret", { mode: 0o600 }),
+    dir("gone/"),
+    file("gone/f", "x"),
+    dir("opaque/"),
+    file("opaque/old1", "o1"),
+    dir("opaque/olddir/"),
+    file("opaque/olddir/deep", "d"),
+    file("top", "top", { uid: 1000, gid: 1000 }),
+    { name: "lnk", type: TypeFlag.Symlink, linkname: "etc/hostname" },
+    { name: "usr/bin/tool", data: "tool", mode: 0o4755 },
+  ]);
+  const l2 = makeTar([
+    dir("./", 0o750),
+    file(".wh.top", ""),
+    file("etc/.wh.shadow", ""),
+    file(".wh.gone", ""),
+    dir("opaque/"),
+    file("opaque/.wh..wh..opq", ""),
+    file("opaque/new", "n"),
+    file("etc/hostname", "two"),
+    file("deep/x/.wh.y", ""),
+    { name: "hl", type: TypeFlag.Link, linkname: "usr/bin/tool" },
+  ]);
+  const l3 = makeTar([
+    file("top", "back", { uid: 5, gid: 6 }),
+    file("usr/.wh.bin", ""),
+    file("etc/new", "3"),
+    file(".wh.lnk", ""),
+  ]);
+  return [l1, l2, l3];
 }
