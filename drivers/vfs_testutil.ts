@@ -279,7 +279,8 @@ export function chainTars(): [Uint8Array, Uint8Array, Uint8Array] {
     dir("opaque/"),
     file("opaque/.wh..wh..opq", ""),
     file("opaque/new", "n"),
-    file("etc/hostname", "two"),
+    // Same size as before: a new mtime is what lets a naive diff see the change (as in Go).
+    file("etc/hostname", "two", { mtimeNs: 1_600_000_100_000_000_000n }),
     file("deep/x/.wh.y", ""),
     { name: "hl", type: TypeFlag.Link, linkname: "usr/bin/tool" },
   ]);
