@@ -8,3 +8,4 @@ import { registerDriver } from "./driver.ts";
 import { createVfsDriver } from "./vfs.ts";
 
 registerDriver("vfs", createVfsDriver);
+import "./overlay/overlay.ts"; // registers "overlay"

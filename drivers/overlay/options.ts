@@ -1,0 +1,162 @@
+/**
+ * Parsing of the overlay driver options (`overlay.mountopt=nodev`, ...), with the Go
+ * 1.43 driver's key handling and error texts.
+ *
+ * @module
+ */
+import { DriverOptionError } from "../../store/errors.ts";
+
+/** The overlay driver's configuration after parsing. */
+export interface OverlayOptions {
+  /** `mountopt`: extra mount options, comma-separated (e.g. `nodev`). */
+  mountOptions: string;
+  /** `mount_program`: e.g. `/usr/bin/fuse-overlayfs`; empty for kernel overlay. */
+  mountProgram: string;
+  /** `skip_mount_home`: do not bind-mount the home onto itself. */
+  skipMountHome: boolean;
+  /** `ignore_chown_errors`: lchown failures during extraction are not fatal. */
+  ignoreChownErrors: boolean;
+  /** `force_mask`: permission mask for mount-program stores (null when unset). */
+  forceMask: number | null;
+  /** `imagestore` / `additionalimagestore`: additional read-only stores (graph roots). */
+  imageStores: string[];
+  /** `size`: project quota in bytes (0 = none). */
+  quotaSize: number;
+  /** `inodes`: project inode quota (0 = none). */
+  quotaInodes: number;
+}
+
+/** Go's strconv.ParseBool. */
+export function parseBool(val: string): boolean {
+  switch (val) {
+    case "1":
+    case "t":
+    case "T":
+    case "TRUE":
+    case "true":
+    case "True":
+      return true;
+    case "0":
+    case "f":
+    case "F":
+    case "FALSE":
+    case "false":
+    case "False":
+      return false;
+  }
+  throw new DriverOptionError(`strconv.ParseBool: parsing ${goQuote(val)}: invalid syntax`);
+}
+
+/** Go's `%q` for the plain strings that appear in option values. */
+function goQuote(s: string): string {
+  return JSON.stringify(s);
+}
+
+/**
+ * docker/go-units RAMInBytes: `10G`, `512m`, `1.5GiB`, `100` (binary multiples).
+ * Errors read `invalid size: '...'`.
+ */
+export function ramInBytes(val: string): number {
+  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(val);
+  if (!m) throw new DriverOptionError(`invalid size: '${val}'`);
+  const n = parseFloat(m[1]);
+  const unit = (m[2] ?? "").toLowerCase();
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[unit]!;
+  return Math.floor(n * mult);
+}
+
+/**
+ * Parses driver options given as `[key, value]` pairs. Keys may carry the `overlay.`,
+ * `overlay2.` or `.` prefix (Go strips it) and are case-insensitive; the store usually
+ * passes them without the prefix. Unknown keys fail with Go's
+ * `overlay: Unknown option overlay.KEY`.
+ */
+export function parseOverlayOptions(options: Array<[string, string]>): OverlayOptions {
+  const o: OverlayOptions = {
+    mountOptions: "",
+    mountProgram: "",
+    skipMountHome: false,
+    ignoreChownErrors: false,
+    forceMask: null,
+    imageStores: [],
+    quotaSize: 0,
+    quotaInodes: 0,
+  };
+  for (const [key, val] of options) {
+    let k = key.toLowerCase();
+    for (const p of ["overlay.", "overlay2.", "."]) if (k.startsWith(p)) k = k.slice(p.length);
+    switch (k) {
+      case "override_kernel_check":
+        // Accepted and ignored, as by Go.
+        break;
+      case "mountopt":
+        o.mountOptions = val;
+        break;
+      case "size":
+        o.quotaSize = ramInBytes(val);
+        break;
+      case "inodes": {
+        const n = Number(val);
+        if (!/^\d+$/.test(val) || !Number.isSafeInteger(n)) {
+          throw new DriverOptionError(`strconv.ParseUint: parsing ${goQuote(val)}: invalid syntax`);
+        }
+        o.quotaInodes = n;
+        break;
+      }
+      case "imagestore":
+      case "additionalimagestore":
+        if (val === "") break;
+        for (let store of val.split(",")) {
+          store = cleanPath(store);
+          if (!store.startsWith("/")) {
+            throw new DriverOptionError(
+              `overlay: image path ${goQuote(store)} is not absolute.  Can not be relative`,
+            );
+          }
+          o.imageStores.push(store);
+        }
+        break;
+      case "mount_program":
+        o.mountProgram = val;
+        break;
+      case "skip_mount_home":
+        o.skipMountHome = parseBool(val);
+        break;
+      case "ignore_chown_errors":
+        o.ignoreChownErrors = parseBool(val);
+        break;
+      case "force_mask": {
+        let mask: number;
+        if (val === "shared") mask = 0o755;
+        else if (val === "private") mask = 0o700;
+        else if (/^[+-]?[0-7]+$/.test(val) && Math.abs(parseInt(val, 8)) < 2 ** 31) mask = parseInt(val, 8);
+        else if (/^[+-]?[0-7]+$/.test(val)) {
+          throw new DriverOptionError(`strconv.ParseInt: parsing ${goQuote(val)}: value out of range`);
+        } else throw new DriverOptionError(`strconv.ParseInt: parsing ${goQuote(val)}: invalid syntax`);
+        o.forceMask = mask;
+        break;
+      }
+      default:
+        throw new DriverOptionError(`overlay: Unknown option ${key.includes(".") ? key : `overlay.${key}`}`);
+    }
+  }
+  return o;
+}
+
+/** Go's filepath.Clean for absolute and relative paths. */
+export function cleanPath(p: string): string {
+  if (p === "") return ".";
+  const abs = p.startsWith("/");
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!abs) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const s = out.join("/");
+  return abs ? "/" + s : (s === "" ? "." : s);
+}

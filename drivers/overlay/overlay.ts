@@ -1,0 +1,773 @@
+/**
+ * The `overlay` storage driver, with exactly the Go driver's layout under
+ * `GRAPH/overlay/` (on-disk.md 1.4) so that Go and Deno processes share layers: each
+ * layer is a `diff/` directory stacked over its parents' `diff/` directories (listed in
+ * `lower` through the short links in `l/`) by a kernel overlay mount at `merged/`, or by
+ * a mount program such as fuse-overlayfs.
+ *
+ * Importing this module registers the driver as `overlay`.
+ *
+ * @module
+ */
+import { geteuid, lstatNs, statNs } from "../../sys/fs.ts";
+import { llistxattr } from "../../sys/xattr.ts";
+import { mount, mountAt, mountsUnder, MS_BIND, MS_PRIVATE, readMountInfo } from "../../sys/mount.ts";
+import { fsName, statfs } from "../../sys/statfs.ts";
+import { closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openFd } from "../../sys/fs.ts";
+import { syncfs } from "../../sys/newmount_overlay.ts";
+import {
+  DriverNotSupportedError,
+  DriverOptionError,
+  NotSupportedError,
+  StorageError,
+} from "../../store/errors.ts";
+import { rootPair } from "../../store/idmap.ts";
+import type { Change, IDMap } from "../../store/types.ts";
+import { extractTar } from "../../archive/extract.ts";
+import type { WhiteoutFormat } from "../../archive/types.ts";
+import {
+  type Driver,
+  type DriverApplyOptions,
+  type DriverCreateOptions,
+  type DriverDiffOptions,
+  type DriverInit,
+  type DriverMountOptions,
+  type FileGetter,
+  registerDriver,
+} from "../driver.ts";
+import { naiveChanges, naiveDiff, naiveDiffSize } from "../naive.ts";
+import { dirFileGetter } from "../naive_getter.ts";
+import { type OverlayOptions, parseOverlayOptions } from "./options.ts";
+import {
+  diffName,
+  exists,
+  generateLinkID,
+  LINK_DIR,
+  MAX_DEPTH,
+  mkdirAllAs,
+  mkdirAs,
+  NOT_LAYERS,
+  readOptional,
+  recreateSymlinks,
+  splitLowers,
+  writePlain,
+} from "./layout.ts";
+import {
+  cachedFeature,
+  cachedProbe,
+  probeMetacopy,
+  probeNativeDiff,
+  probeOverlay,
+  probeVolatile,
+  supportsDType,
+} from "./probe.ts";
+import {
+  detach,
+  fuseUnmount,
+  type MountMethod,
+  mountOverlay,
+  mountWithProgram,
+  overlayData,
+} from "./mounter.ts";
+import { parseMountOptions, splitOptions } from "./mountopts.ts";
+import { directorySize, overlayChanges } from "./changes.ts";
+import { overlayDiff } from "./diff.ts";
+
+const FLAG_FILE = ".has-mount-program";
+const DEFAULT_PERMS = 0o555;
+
+/** Backing filesystems on which kernel overlay cannot work (Go: a mount_program is required). */
+const NEEDS_MOUNT_PROGRAM = new Set(["aufs", "zfs", "overlayfs", "ecryptfs"]);
+
+/** A lower layer of a layer, as resolved from its `lower` file. */
+interface Lower {
+  /** The entry as written in `lower` (`l/LINKID`). */
+  rel: string;
+  /** Absolute path of the `l/LINKID` symlink (what Go puts into lowerdir). */
+  link: string;
+  /** Directory of the lower layer (`HOME/<id>` or `STORE/overlay/<id>`). */
+  layerDir: string;
+  /** Its layer ID. */
+  id: string;
+}
+
+/** Finds an executable in PATH. */
+function which(name: string): string | null {
+  for (
+    const dir of (Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+      .split(":")
+  ) {
+    const p = `${dir || "."}/${name}`;
+    try {
+      const st = statNs(p);
+      if ((st.mode & 0o170000) === 0o100000 && (st.mode & 0o111) !== 0) return p;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+/** Go's mount-program detection: `.wh.` names or fuse-overlayfs/containers xattrs anywhere in the home. */
+function scanForMountProgramIndicators(home: string): boolean {
+  const dev = lstatNs(home).dev;
+  const walk = (dir: string): boolean => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name.startsWith(".wh.")) return true;
+      if (!e.isDirectory) continue;
+      const p = `${dir}/${e.name}`;
+      if (lstatNs(p).dev !== dev) continue; // a mount (e.g. merged/): not the store's own data
+      for (const x of llistxattr(p)) {
+        if (x.startsWith("user.fuseoverlayfs.") || x.startsWith("user.containers.")) return true;
+      }
+      if (walk(p)) return true;
+    }
+    return false;
+  };
+  return walk(home);
+}
+
+/** Validates a layer ID used as a path component. */
+function checkID(id: string): void {
+  if (id === "" || id === "." || id === ".." || id.includes("/") || id.includes("\0")) {
+    throw new StorageError(`invalid layer ID ${JSON.stringify(id)}`);
+  }
+}
+
+/** The overlay driver. */
+export class OverlayDriver implements Driver {
+  /** Driver name. */
+  readonly name = "overlay";
+  /** Whiteouts are char devices, or `.wh.` files for mount-program stores. */
+  readonly whiteoutFormat: WhiteoutFormat;
+  /** Name of the opaque-directory xattr. */
+  readonly opaqueXattr: string;
+  /** The method used by the latest kernel mount (for tests and diagnostics). */
+  lastMountMethod: MountMethod | "program" | null = null;
+  /** Forces a kernel mount method (tests of the long-option paths). */
+  forceMountMethod: MountMethod | undefined;
+
+  private readonly refs = new Map<string, { count: number; checked: boolean }>();
+  private nativeDiffCache: boolean | null = null;
+
+  private constructor(
+    /** The driver home, `GRAPH/overlay`. */
+    readonly home: string,
+    /** Where probe results are cached, `RUN/overlay`. */
+    readonly runhome: string,
+    /** Parsed options. */
+    readonly options: OverlayOptions,
+    private readonly backingFs: string,
+    private readonly dType: boolean,
+    private readonly metacopy: boolean,
+    private readonly volatile: boolean,
+    private readonly rootless: boolean,
+    private readonly uidMap: IDMap[],
+    private readonly gidMap: IDMap[],
+  ) {
+    this.whiteoutFormat = options.mountProgram ? "aufs" : "overlay";
+    this.opaqueXattr = rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
+  }
+
+  /** Initialises the driver in `GRAPH/overlay` (Go's overlay.Init). */
+  static async init(init: DriverInit): Promise<OverlayDriver> {
+    const options = parseOverlayOptions(init.options);
+    const home = `${init.graphRoot}/overlay`;
+    const runhome = `${init.runRoot}/overlay`;
+    const rootless = geteuid() !== 0;
+
+    const { uid, gid } = rootPair(init.uidMap, init.gidMap);
+    mkdirAllAs(home, 0o700, uid, gid);
+    const backingFs = fsName(statfs(init.graphRoot).type);
+    mkdirAllAs(`${home}/${LINK_DIR}`, 0o755, 0, 0);
+    mkdirAllAs(runhome, 0o700, uid, gid);
+
+    if (options.mountProgram) {
+      try {
+        statNs(options.mountProgram);
+      } catch (err) {
+        throw new DriverOptionError(
+          `overlay: can't stat program ${JSON.stringify(options.mountProgram)}: ${(err as Error).message}`,
+        );
+      }
+      Deno.writeTextFileSync(`${home}/${FLAG_FILE}`, "true", { mode: 0o600 });
+    } else {
+      let flag = readOptional(`${home}/${FLAG_FILE}`);
+      if (flag === null && !rootless) {
+        flag = String(scanForMountProgramIndicators(home));
+        Deno.writeTextFileSync(`${home}/${FLAG_FILE}`, flag, { mode: 0o600 });
+      }
+      if (flag === "true" || rootless) {
+        const prog = which("fuse-overlayfs");
+        if (prog) options.mountProgram = prog;
+        else if (flag === "true") {
+          throw new DriverNotSupportedError(
+            `overlay: ${home}/${FLAG_FILE} says the store needs a mount program, but fuse-overlayfs is not installed`,
+          );
+        }
+      }
+    }
+
+    let dType = true, metacopy = false, volatile = true;
+    if (!options.mountProgram) {
+      if (options.forceMask !== null) {
+        throw new DriverOptionError("'force_mask' is supported only with 'mount_program'");
+      }
+      if (NEEDS_MOUNT_PROGRAM.has(backingFs)) {
+        throw new DriverNotSupportedError(
+          `'overlay' is not supported over ${backingFs}, a mount_program is required: backing file system is unsupported for this graph driver`,
+        );
+      }
+      const extra = rootless ? ["userxattr"] : [];
+      const overlay = cachedProbe(runhome, "overlay", () => {
+        if (!supportsDType(home)) {
+          throw new Error(`'overlay' is not supported over ${backingFs} without d_type support`);
+        }
+        probeOverlay(home, extra);
+      });
+      if (!overlay.value) {
+        throw new DriverNotSupportedError(`kernel does not support overlay fs: ${overlay.text}`);
+      }
+      dType = true;
+      const opaque = rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
+      const feature = `metacopy(${options.mountOptions})`;
+      const cached = cachedFeature(runhome, feature);
+      if (cached) metacopy = cached.value;
+      else {
+        metacopy = probeMetacopy(home, options.mountOptions, opaque);
+        Deno.writeTextFileSync(`${runhome}/${feature}-${metacopy}`, "", { mode: 0o644 });
+      }
+      volatile = cachedProbe(runhome, "volatile", () => probeVolatile(home, options.mountOptions)).value;
+    }
+
+    if (options.quotaSize > 0 || options.quotaInodes > 0) {
+      if (backingFs !== "xfs") {
+        throw new DriverOptionError(
+          `storage option overlay.size and overlay.inodes only supported for backingFS XFS. Found ${backingFs}`,
+        );
+      }
+      throw new NotSupportedError(
+        "overlay: project quotas (overlay.size, overlay.inodes) are not implemented",
+      );
+    }
+
+    if (!options.skipMountHome && !rootless) makePrivate(home);
+
+    const d = new OverlayDriver(
+      home,
+      runhome,
+      options,
+      backingFs,
+      dType,
+      metacopy,
+      volatile,
+      rootless,
+      init.uidMap,
+      init.gidMap,
+    );
+    // Probed at init, as Go does, so that the marker exists for every later process.
+    d.useNaiveDiff();
+    await Promise.resolve();
+    return d;
+  }
+
+  // ---- paths ----
+
+  /** The layer's directory: in the home, else in an additional image store that has it. */
+  private dir2(id: string): { dir: string; readOnly: boolean } {
+    checkID(id);
+    const own = `${this.home}/${id}`;
+    if (exists(own)) return { dir: own, readOnly: false };
+    for (const store of this.options.imageStores) {
+      const p = `${store}/${this.name}/${id}`;
+      if (exists(p)) return { dir: p, readOnly: true };
+    }
+    return { dir: own, readOnly: false };
+  }
+
+  /** The layer's directory (see dir2). */
+  layerDir(id: string): string {
+    return this.dir2(id).dir;
+  }
+
+  /** Reads the layer's `link` file, repairing lost links once when it is missing. */
+  private readLink(dir: string): string {
+    let link = readOptional(`${dir}/link`);
+    if (link === null) {
+      recreateSymlinks(this.home);
+      link = readOptional(`${dir}/link`);
+      if (link === null) throw new StorageError(`open ${dir}/link: no such file or directory`);
+    }
+    return link.trim();
+  }
+
+  /** Resolves the entries of the layer's `lower` file to lower layers. */
+  private resolveLowers(id: string, dir: string): Lower[] {
+    const entries = splitLowers(readOptional(`${dir}/lower`));
+    if (entries.length > MAX_DEPTH) throw new StorageError("max depth exceeded");
+    const out: Lower[] = [];
+    let repaired = false;
+    for (const rel of entries) {
+      let link = `${this.home}/${rel}`;
+      let base = this.home;
+      let target: string | null = null;
+      for (;;) {
+        target = readLinkOrNull(link);
+        if (target !== null) break;
+        const found = this.options.imageStores.map((s) => `${s}/${this.name}`).find((s) =>
+          readLinkOrNull(`${s}/${rel}`) !== null
+        );
+        if (found) {
+          base = found;
+          link = `${found}/${rel}`;
+          continue;
+        }
+        if (!repaired) {
+          // Links can be lost in a sudden reboot: rebuild them from the layers' link files.
+          repaired = true;
+          recreateSymlinks(this.home);
+          continue;
+        }
+        throw new StorageError(
+          `layer ${id}: lower layer ${
+            JSON.stringify(rel)
+          } does not exist (its link ${link} is missing and no layer has that link ID)`,
+        );
+      }
+      const parts = target.split("/");
+      const lowerID = parts.length === 3 && parts[0] === ".." && parts[2] === "diff" ? parts[1] : "";
+      if (!lowerID) {
+        throw new StorageError(`layer ${id}: link ${link} has a bad target ${JSON.stringify(target)}`);
+      }
+      const layerDir = `${base}/${lowerID}`;
+      if (!exists(`${layerDir}/diff`)) {
+        throw new StorageError(
+          `layer ${id}: lower layer ${lowerID} (${rel}) has no diff directory: ${layerDir}/diff`,
+        );
+      }
+      out.push({ rel, link, layerDir, id: lowerID });
+    }
+    return out;
+  }
+
+  /** `diff1..N` directories of a layer (ID-mapped copies, on-disk.md 6.4). */
+  private extraDiffs(dir: string): string[] {
+    const out: string[] = [];
+    for (let n = 1; exists(`${dir}/${diffName(n)}`); n++) out.push(`${dir}/${diffName(n)}`);
+    return out;
+  }
+
+  /** The diff directories below a layer, nearest first (its own diffN, then each lower with its diffN). */
+  private lowerDiffPaths(id: string, dir: string): string[] {
+    const out = this.extraDiffs(dir);
+    for (const l of this.resolveLowers(id, dir)) {
+      out.push(`${l.layerDir}/diff`, ...this.extraDiffs(l.layerDir));
+    }
+    return out;
+  }
+
+  /** The lower diff directories of a layer from its `lower` file (Go's getLowerDirs). */
+  private lowerDirs(id: string, dir: string): string[] {
+    return this.resolveLowers(id, dir).map((l) => `${l.layerDir}/diff`);
+  }
+
+  /** Whether `parent` is the direct parent of `id` (Go's isParent). */
+  private isParent(id: string, parent: string | null): boolean {
+    let lowers: string[];
+    try {
+      lowers = this.lowerDirs(id, this.layerDir(id));
+    } catch {
+      return false;
+    }
+    if (!parent) return lowers.length === 0;
+    if (lowers.length === 0) return false;
+    return lowers[0].slice(0, -"/diff".length) === this.layerDir(parent);
+  }
+
+  /** Whether diffs must be computed naively (mount program, or the native-diff probe failed). */
+  private useNaiveDiff(): boolean {
+    if (this.nativeDiffCache !== null) return !this.nativeDiffCache;
+    if (this.options.mountProgram) {
+      this.nativeDiffCache = false;
+      return true;
+    }
+    const r = cachedProbe(
+      this.runhome,
+      `native-diff(${this.options.mountOptions})`,
+      () => probeNativeDiff(this.home, this.options.mountOptions, this.opaqueXattr),
+    );
+    this.nativeDiffCache = r.value;
+    return !r.value;
+  }
+
+  // ---- creation and removal ----
+
+  /** Creates a layer (Go's create). */
+  create(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
+    return this.createLayer(id, parent, options);
+  }
+
+  /** Creates a layer meant to be written directly (same layout as create). */
+  createReadWrite(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
+    return this.createLayer(id, parent, options);
+  }
+
+  private async createLayer(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
+    checkID(id);
+    for (const key of Object.keys(options.storageOpt ?? {})) {
+      if (key.toLowerCase() === "size" || key.toLowerCase() === "inodes") {
+        throw new NotSupportedError(
+          "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        );
+      }
+      throw new DriverOptionError(`overlay: Unknown option ${key}`);
+    }
+    const uidMap = options.uidMap ?? this.uidMap, gidMap = options.gidMap ?? this.gidMap;
+    const layerRoot = rootPair(uidMap, gidMap);
+    let { uid, gid } = layerRoot;
+    let perms = this.options.forceMask ?? DEFAULT_PERMS;
+    let lower = "";
+    if (parent) {
+      const parentDir = this.layerDir(parent);
+      const st = statNs(`${parentDir}/diff`); // throws Go's "stat ...: no such file or directory"
+      uid = st.uid;
+      gid = st.gid;
+      perms = st.mode & 0o7777;
+      lower = this.lowerFor(parentDir);
+    }
+    const dir = `${this.home}/${id}`;
+    if (exists(dir)) await this.remove(id); // a leftover: never let an old l/ link point at new content
+    mkdirAs(dir, 0o700, layerRoot.uid, layerRoot.gid);
+    try {
+      mkdirAs(`${dir}/diff`, perms, uid, gid);
+      const link = this.newLinkID();
+      Deno.symlinkSync(`../${id}/diff`, `${this.home}/${LINK_DIR}/${link}`);
+      writePlain(`${dir}/link`, link);
+      mkdirAs(`${dir}/work`, 0o700, uid, gid);
+      mkdirAs(`${dir}/merged`, 0o700, uid, gid);
+      if (!parent) mkdirAs(`${dir}/empty`, 0o700, uid, gid);
+      else if (lower) writePlain(`${dir}/lower`, lower);
+    } catch (err) {
+      await this.remove(id).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** A link ID not yet used in `l/`. */
+  private newLinkID(): string {
+    for (;;) {
+      const id = generateLinkID();
+      if (readLinkOrNull(`${this.home}/${LINK_DIR}/${id}`) === null) return id;
+    }
+  }
+
+  /** The `lower` content of a child of the layer in `parentDir` (Go's getLower). */
+  private lowerFor(parentDir: string): string {
+    const parentLink = this.readLink(parentDir);
+    const lowers = [`${LINK_DIR}/${parentLink}`, ...splitLowers(readOptional(`${parentDir}/lower`))];
+    if (lowers.length > MAX_DEPTH) throw new StorageError("max depth exceeded");
+    return lowers.join(":");
+  }
+
+  /** Removes a layer: its `l/` link first, then its directory (mounts below it are detached). */
+  async remove(id: string): Promise<void> {
+    checkID(id);
+    const dir = `${this.home}/${id}`;
+    const link = readOptional(`${dir}/link`)?.trim();
+    if (link) {
+      try {
+        Deno.removeSync(`${this.home}/${LINK_DIR}/${link}`);
+      } catch { /* already gone */ }
+    }
+    for (const m of mountsUnder(dir)) detach(m.mountPoint);
+    try {
+      await Deno.remove(dir, { recursive: true });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /** Whether the layer's directory exists (here or in an additional store). */
+  exists(id: string): Promise<boolean> {
+    try {
+      return Promise.resolve(exists(this.layerDir(id)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // ---- mounting ----
+
+  /** Per-process mount references, re-synchronised with the kernel's view (Go HEAD's RefCounter). */
+  private refIncDec(path: string, delta: 1 | -1): number {
+    let m = this.refs.get(path);
+    if (!m) this.refs.set(path, m = { count: 0, checked: false });
+    const live = isLiveMount(path);
+    if (!m.checked) {
+      m.checked = true;
+      if (live) m.count++;
+    } else if (!live) {
+      m.count = 0; // unmounted by someone else
+    }
+    m.count = Math.max(0, m.count + delta);
+    return m.count;
+  }
+
+  /** Mounts the layer at `<dir>/merged` and returns that path (Go's Get). */
+  async get(id: string, options: DriverMountOptions): Promise<string> {
+    const { dir, readOnly } = this.dir2(id);
+    statNs(dir); // missing layer → "stat DIR: no such file or directory", as Go
+    let optsList = options.options?.length ? [...options.options] : splitOptions(this.options.mountOptions);
+    if (options.options?.length && splitOptions(this.options.mountOptions).includes("metacopy=on")) {
+      optsList.push("metacopy=on"); // the kernel refuses to follow metacopy xattrs without it
+    }
+    const readWrite = !readOnly && !optsList.includes("ro");
+    if (readOnly && !optsList.includes("ro")) optsList = ["ro", ...optsList];
+
+    this.readLink(dir); // repairs lost links before the lowers are resolved
+    const absLowers: string[] = [], relLowers: string[] = [];
+    let perms = this.options.forceMask ?? DEFAULT_PERMS;
+    let permsKnown = false;
+    for (const d of this.extraDiffs(dir)) {
+      if (!permsKnown) (perms = statNs(d).mode & 0o7777, permsKnown = true);
+      absLowers.push(d);
+      relLowers.push(`${id}/${d.slice(dir.length + 1)}`);
+    }
+    for (const l of this.resolveLowers(id, dir)) {
+      if (!permsKnown) (perms = statNs(l.link).mode & 0o7777, permsKnown = true);
+      absLowers.push(l.link);
+      relLowers.push(l.layerDir.startsWith(this.home + "/") ? l.rel : l.link);
+      for (const d of this.extraDiffs(l.layerDir)) {
+        absLowers.push(d);
+        relLowers.push(
+          l.layerDir.startsWith(this.home + "/") ? `${l.id}/${d.slice(l.layerDir.length + 1)}` : d,
+        );
+      }
+    }
+    if (absLowers.length === 0) {
+      absLowers.push(`${dir}/empty`);
+      relLowers.push(`${id}/empty`);
+    }
+    const root = rootPair(this.uidMap, this.gidMap);
+    const diffDir = `${dir}/diff`;
+    if (!exists(diffDir)) mkdirAllAs(diffDir, perms, root.uid, root.gid);
+    const merged = `${dir}/merged`;
+    mkdirAs(merged, 0o700, root.uid, root.gid, true);
+
+    if (this.refIncDec(merged, 1) > 1) return merged;
+    try {
+      if (!this.options.mountProgram && this.rootless) optsList.push("userxattr");
+      const spec = {
+        home: this.home,
+        target: merged,
+        relTarget: `${id}/merged`,
+        lowers: readWrite ? absLowers : [diffDir, ...absLowers],
+        relLowers: readWrite ? relLowers : [`${id}/diff`, ...relLowers],
+        upper: readWrite ? diffDir : undefined,
+        work: readWrite ? `${dir}/work` : undefined,
+        relUpper: `${id}/diff`,
+        relWork: `${id}/work`,
+        options: optsList,
+      };
+      if (this.options.mountProgram) {
+        let data = overlayData(spec, false);
+        if (options.uidMap?.length || options.gidMap?.length) {
+          data += mappingOptions(options.uidMap, options.gidMap);
+        }
+        // Flags such as nodev are not passed to the program (Go hands it only the data part).
+        await mountWithProgram(
+          this.options.mountProgram,
+          this.home,
+          merged,
+          parseMountOptions(data).data.join(","),
+        );
+        this.lastMountMethod = "program";
+      } else {
+        // A volatile mount leaves this behind, and overlay refuses to reuse the workdir while it exists.
+        await Deno.remove(`${dir}/work/work/incompat/volatile`, { recursive: true }).catch(() => {});
+        this.lastMountMethod = await mountOverlay(spec, this.forceMountMethod);
+      }
+    } catch (err) {
+      this.refIncDec(merged, -1);
+      throw err;
+    }
+    return merged;
+  }
+
+  /** Unmounts the layer and removes its `merged/` directory (Go's Put). */
+  async put(id: string): Promise<void> {
+    const dir = this.layerDir(id);
+    statNs(dir);
+    const merged = `${dir}/merged`;
+    if (this.refIncDec(merged, -1) > 0) return;
+    // Leaked idmapped mounts of the lowers, if any.
+    try {
+      for (const e of Deno.readDirSync(`${dir}/mapped`)) detach(`${dir}/mapped/${e.name}`);
+    } catch { /* none */ }
+    let unmounted = false;
+    if (this.options.mountProgram && isLiveMount(merged)) {
+      unmounted = await fuseUnmount(merged);
+      if (!unmounted) {
+        // Make sure pending changes reach the disk before the lazy unmount below.
+        try {
+          const fd = openFd(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          try {
+            syncfs(fd, merged);
+          } finally {
+            closeFd(fd);
+          }
+        } catch { /* best effort */ }
+      }
+    }
+    if (!unmounted) detach(merged);
+    try {
+      Deno.removeSync(merged);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw new StorageError((err as Error).message, `removing mount point ${JSON.stringify(merged)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Whether `path` is a live overlay (or FUSE) mount. */
+  isMounted(_id: string, path: string): Promise<boolean> {
+    return Promise.resolve(isLiveMount(path));
+  }
+
+  // ---- information ----
+
+  /** Status lines as Go HEAD prints them. */
+  status(): Promise<Array<[string, string]>> {
+    return Promise.resolve([
+      ["Backing Filesystem", this.backingFs],
+      ["Supports d_type", String(this.dType)],
+      ["Native Overlay Diff", String(!this.useNaiveDiff())],
+      ["Using metacopy", String(this.metacopy)],
+      ["Supports shifting", String(this.supportsShifting())],
+      ["Supports volatile", String(this.volatile)],
+    ]);
+  }
+
+  /** `WorkDir`, `MergedDir`, `UpperDir` and (with parents) `LowerDir`, as Go. */
+  metadata(id: string): Promise<Record<string, string>> {
+    const dir = this.layerDir(id);
+    statNs(dir);
+    const md: Record<string, string> = {
+      WorkDir: `${dir}/work`,
+      MergedDir: `${dir}/merged`,
+      UpperDir: `${dir}/diff`,
+    };
+    const lowers = this.lowerDirs(id, dir);
+    if (lowers.length > 0) md.LowerDir = lowers.join(":");
+    return Promise.resolve(md);
+  }
+
+  /** IDs of the layer directories in the home. */
+  listLayers(): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of Deno.readDirSync(this.home)) {
+      if (!e.isDirectory || NOT_LAYERS.has(e.name)) continue;
+      const d = `${this.home}/${e.name}`;
+      if (exists(`${d}/diff`) || exists(`${d}/link`)) out.push(e.name);
+    }
+    return Promise.resolve(out);
+  }
+
+  /** Shifting is done by the mount program's uidmapping (idmapped kernel mounts are not implemented). */
+  supportsShifting(): boolean {
+    return this.options.mountProgram !== "";
+  }
+
+  /** Detaches the private bind mount of the home made at init. */
+  cleanup(): Promise<void> {
+    if (!this.options.skipMountHome && mountAt(this.home) !== null) detach(this.home);
+    return Promise.resolve();
+  }
+
+  // ---- content ----
+
+  /** Extracts a layer tar into `<id>/diff` (whiteouts as overlay devices, or `.wh.` files with a mount program). */
+  async applyDiff(
+    id: string,
+    _parent: string | null,
+    tar: ReadableStream<Uint8Array>,
+    options: DriverApplyOptions,
+  ): Promise<void> {
+    const { dir, readOnly } = this.dir2(id);
+    if (readOnly) throw new StorageError(`layer ${id} is in a read-only image store`);
+    await extractTar(tar, `${dir}/diff`, {
+      whiteoutFormat: this.whiteoutFormat,
+      skipRootEntry: true,
+      uidMap: options.uidMap,
+      gidMap: options.gidMap,
+      ignoreChownErrors: options.ignoreChownErrors || this.options.ignoreChownErrors,
+      rootless: this.rootless,
+      observers: options.observers,
+    });
+  }
+
+  /** Tar of the layer's changes: native from `diff/` when `parent` is its parent, else naive. */
+  diff(id: string, parent: string | null, options: DriverDiffOptions): Promise<ReadableStream<Uint8Array>> {
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveDiff(this, id, parent, options);
+    const dir = this.layerDir(id);
+    return Promise.resolve(overlayDiff(`${dir}/diff`, this.lowerDirs(id, dir), {
+      uidMap: options.uidMap,
+      gidMap: options.gidMap,
+      opaqueXattr: this.opaqueXattr,
+    }));
+  }
+
+  /** Changes of the layer relative to `parent`, sorted by path. */
+  changes(id: string, parent: string | null, options: DriverDiffOptions): Promise<Change[]> {
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveChanges(this, id, parent, options);
+    const dir = this.layerDir(id);
+    return Promise.resolve(overlayChanges(`${dir}/diff`, this.lowerDirs(id, dir), this.opaqueXattr));
+  }
+
+  /** Size of the layer's changes: the size of its `diff/` when `parent` is its parent. */
+  diffSize(id: string, parent: string | null, options: DriverDiffOptions): Promise<number> {
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveDiffSize(this, id, parent, options);
+    return Promise.resolve(directorySize(`${this.layerDir(id)}/diff`));
+  }
+
+  /** Opens files from `diff/`, then the layer's `diffN`, then each lower's, for tar-split replay. */
+  diffGetter(id: string): Promise<FileGetter> {
+    const dir = this.layerDir(id);
+    return Promise.resolve(dirFileGetter([`${dir}/diff`, ...this.lowerDiffPaths(id, dir)]));
+  }
+}
+
+function readLinkOrNull(path: string): string | null {
+  try {
+    return Deno.readLinkSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** True when a live overlay or FUSE filesystem is mounted exactly at `path`. */
+function isLiveMount(path: string): boolean {
+  const m = mountAt(path, readMountInfo());
+  return m !== null && (m.fstype === "overlay" || m.fstype.startsWith("fuse"));
+}
+
+/** Bind-mounts `home` onto itself unless it is a mount point already, then makes it private (Go's MakePrivate). */
+function makePrivate(home: string): void {
+  if (mountAt(home) === null) mount(home, home, "none", MS_BIND, null);
+  mount("", home, "none", MS_PRIVATE, null);
+}
+
+/** `,uidmapping=C:H:S[:C:H:S...],gidmapping=...` for fuse-overlayfs (Go's optsAppendMappings). */
+function mappingOptions(uidMap?: IDMap[], gidMap?: IDMap[]): string {
+  const fmt = (m: IDMap[]) => m.map((e) => `${e.containerId}:${e.hostId}:${e.size}`).join(":");
+  let s = "";
+  if (uidMap?.length) s += `,uidmapping=${fmt(uidMap)}`;
+  if (gidMap?.length) s += `,gidmapping=${fmt(gidMap)}`;
+  return s;
+}
+
+/** Creates the overlay driver (the registered factory). */
+export function createOverlayDriver(init: DriverInit): Promise<Driver> {
+  return OverlayDriver.init(init);
+}
+
+registerDriver("overlay", createOverlayDriver);
