@@ -43,7 +43,7 @@ function details(root: string): string[] {
   return out.sort();
 }
 
-Deno.test("vfs: trees, changes and diffsize match the Go CLI on a three-layer chain", async () => {
+Deno.test("vfs: trees, changes, diffsize and ID-mapped copies match the Go CLI on a three-layer chain", async () => {
   const base = tempDir("go");
   try {
     const tars = chainTars();
@@ -100,6 +100,36 @@ Deno.test("vfs: trees, changes and diffsize match the Go CLI on a three-layer ch
       assert.equal(await naiveDiffSize(goDriver, id, from), size, `diffsize ${id} ${from} on Go's dirs`);
       assert.equal(await naiveDiffSize(ours, id, from), size, `diffsize ${id} ${from} on ours`);
     }
+
+    // ID-mapped copy of the top layer (a container with maps on an image): Go makes it with
+    // CreateFromTemplate + UpdateLayerIDMap; ours is create from the template + updateLayerIDMap.
+    await goCli(base, "create-image", "--id", "img", "l3");
+    await goCli(
+      base,
+      "create-container",
+      "--id",
+      "c1",
+      "--uidmap",
+      "0:100000:65536",
+      "--gidmap",
+      "0:200000:1000",
+      "img",
+    );
+    const image = JSON.parse(await goCli(base, "images", "--json"))[0];
+    const goMapped = await goDriver.get(image["mapped-layers"][0], {});
+    await ours.create("mapped", "l3", {
+      uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }],
+      gidMap: [{ containerId: 0, hostId: 200000, size: 1000 }],
+    });
+    await ours.updateLayerIDMap("mapped", { uidMap: [], gidMap: [] }, {
+      uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }],
+      gidMap: [{ containerId: 0, hostId: 200000, size: 1000 }],
+    });
+    const ourMapped = await ours.get("mapped", {});
+    assert.ok(listing(goMapped).includes("top f644 100005:200006 back"));
+    assert.ok(listing(goMapped).includes("etc/new f644 101001:65534 3"), "overflow GID");
+    assert.deepEqual(listing(ourMapped), listing(goMapped));
+    assert.deepEqual(details(ourMapped), details(goMapped));
   } finally {
     Deno.removeSync(base, { recursive: true });
   }

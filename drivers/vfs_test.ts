@@ -193,7 +193,7 @@ Deno.test("vfs applyDiff through a chain of three layers with whiteouts", () =>
       "deep/x d755 0:0",
       "etc d755 0:0",
       "etc/hostname f644 0:0 two",
-      "etc/new f644 0:0 3",
+      "etc/new f644 1001:2000 3",
       "hl f644 0:0 tool",
       "opaque d755 0:0",
       "opaque/new f644 0:0 n",

@@ -287,7 +287,7 @@ export function chainTars(): [Uint8Array, Uint8Array, Uint8Array] {
   const l3 = makeTar([
     file("top", "back", { uid: 5, gid: 6 }),
     file("usr/.wh.bin", ""),
-    file("etc/new", "3"),
+    file("etc/new", "3", { uid: 1001, gid: 2000 }),
     file(".wh.lnk", ""),
   ]);
   return [l1, l2, l3];
