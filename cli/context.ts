@@ -29,6 +29,8 @@ export interface Context {
   stdin: ReadableStream<Uint8Array>;
   /** Current directory, for relative paths in operands. */
   cwd: string;
+  /** Environment variables. */
+  env: Record<string, string | undefined>;
 }
 
 /** A command implementation; resolves to the exit code. */

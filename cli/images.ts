@@ -1,10 +1,118 @@
 /**
- * Commands of this group (being wired).
+ * Image commands: create-image, images, image, images-by-digest, and HEAD's
+ * get-image-dir and get-image-run-dir.
  *
  * @module
  */
 
-import type { Action } from "./context.ts";
+import type { Image } from "../mod.ts";
+import { attempt, imageJSON, metadataFromFlags } from "./common.ts";
+import { flagBool, flagList, flagString } from "./context.ts";
+import type { Action, Context } from "./context.ts";
+import { errorText } from "./errors.ts";
+
+const createImage: Action = async (ctx) => {
+  const metadata = await metadataFromFlags(ctx);
+  const image = await ctx.store.createImage({
+    id: flagString(ctx, "id") || undefined,
+    layer: ctx.args[0] ?? "",
+    names: flagList(ctx, "name"),
+    digest: flagString(ctx, "digest") || undefined,
+    metadata,
+  });
+  if (flagBool(ctx, "json")) {
+    await ctx.out.json(imageJSON(image));
+  } else {
+    await ctx.out.print(`${image.id}\n` + image.names.map((n) => `\t${n}\n`).join(""));
+  }
+  return 0;
+};
+
+/** The `images` listing format, shared with images-by-digest. */
+async function listImages(ctx: Context, images: Image[], emptyJSON: null | []): Promise<void> {
+  if (flagBool(ctx, "json")) {
+    await ctx.out.json(images.length === 0 ? emptyJSON : images.map(imageJSON));
+    return;
+  }
+  const quiet = flagBool(ctx, "quiet");
+  let text = "";
+  for (const image of images) {
+    text += `${image.id}\n`;
+    if (quiet) continue;
+    for (const n of image.names) text += `\tname: ${n}\n`;
+    for (const d of image.digests) text += `\tdigest: ${d}\n`;
+    for (const k of image.bigDataNames) text += `\tdata: ${k}\n`;
+  }
+  await ctx.out.print(text);
+}
+
+// Go encodes a nil slice for an empty store, hence `null`.
+const images: Action = async (ctx) => {
+  await listImages(ctx, await ctx.store.images(), null);
+  return 0;
+};
+
+const imagesByDigest: Action = async (ctx) => {
+  let found: Image[];
+  try {
+    found = await ctx.store.imagesByDigest(ctx.args[0]);
+  } catch (e) {
+    await ctx.err.print(`${ctx.args[0]}: ${errorText(e)}\n`);
+    return 1;
+  }
+  await listImages(ctx, found, []);
+  return 0;
+};
+
+const image: Action = async (ctx) => {
+  const matched: Image[] = [];
+  for (const arg of ctx.args) {
+    const i = await attempt(() => ctx.store.image(arg));
+    if (i) matched.push(i);
+  }
+  if (flagBool(ctx, "json")) {
+    await ctx.out.json(matched.map(imageJSON));
+  } else {
+    for (const i of matched) {
+      let text = `ID: ${i.id}\n`;
+      for (const n of i.names) text += `Name: ${n}\n`;
+      text += `Top Layer: ${i.topLayer}\n`;
+      for (const l of i.mappedTopLayers) text += `Top Layer: ${l}\n`;
+      for (const d of i.digests) text += `Digest: ${d}\n`;
+      for (const k of i.bigDataNames) text += `Data: ${k}\n`;
+      try {
+        text += `Size: ${await ctx.store.imageSize(i.id)}\n`;
+      } catch (e) {
+        text += `Size unknown: ${errorText(e)}\n`;
+      }
+      if (i.readOnly) text += "Read Only: true\n";
+      await ctx.out.print(text);
+    }
+  }
+  return matched.length === ctx.args.length ? 0 : 1;
+};
+
+/** Store methods of HEAD's image directory commands (optional in the Store interface). */
+interface ImageDirs {
+  imageDirectory?(ref: string): Promise<string>;
+  imageRunDirectory?(ref: string): Promise<string>;
+}
+
+function imageDir(which: "imageDirectory" | "imageRunDirectory"): Action {
+  return async (ctx) => {
+    const fn = (ctx.store as unknown as ImageDirs)[which];
+    if (!fn) throw new Error(`${ctx.word}: not supported by this store`);
+    await ctx.out.print(`${await fn.call(ctx.store, ctx.args[0])}\n`);
+    return 0;
+  };
+}
 
 /** Actions by command name. */
-export const actions: Record<string, Action> = {};
+export const actions: Record<string, Action> = {
+  "create-image": createImage,
+  "images": images,
+  "images-by-digest": imagesByDigest,
+  "image": image,
+  "get-image-dir": imageDir("imageDirectory"),
+  "get-image-run-dir": imageDir("imageRunDirectory"),
+};

@@ -231,6 +231,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       err,
       stdin: io.stdin,
       cwd: io.cwd,
+      env: io.env,
     });
   } finally {
     await store.close().catch(() => {});
