@@ -1,0 +1,151 @@
+/**
+ * Helpers for the overlay driver tests: tar streams built in memory, throwaway stores
+ * whose mounts are always detached, and the Go reference CLI. Not part of the library.
+ *
+ * @module
+ */
+import { encodeHeader, padding, trailer } from "../../archive/tar_writer.ts";
+import { TypeFlag } from "../../archive/types.ts";
+import { MNT_DETACH, mountsUnder, umount2 } from "../../sys/mount.ts";
+import { OverlayDriver } from "./overlay.ts";
+
+/** One entry of a test tar: `name` plus optional content (files), link target or type. */
+export interface TEntry {
+  name: string;
+  type?: number;
+  data?: string;
+  mode?: number;
+  linkname?: string;
+  uid?: number;
+  gid?: number;
+}
+
+/** Fixed mtime for test entries (whole seconds, as tars carry). */
+export const MTIME = 1_700_000_000_000_000_000n;
+
+/** The bytes of a tar holding `entries` (regular file when no type; dirs end in `/`). */
+export function tarBytes(entries: TEntry[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const e of entries) {
+    const type = e.type ?? (e.name.endsWith("/") ? TypeFlag.Dir : TypeFlag.Reg);
+    const data = new TextEncoder().encode(e.data ?? "");
+    const size = type === TypeFlag.Reg ? data.length : 0;
+    parts.push(encodeHeader({
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === TypeFlag.Dir ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      size,
+      mtimeNs: MTIME,
+      linkname: e.linkname,
+    }));
+    if (size) parts.push(data, padding(size));
+  }
+  parts.push(trailer());
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), o += p.length);
+  return out;
+}
+
+/** A ReadableStream over `tarBytes(entries)`. */
+export function tarStream(entries: TEntry[]): ReadableStream<Uint8Array> {
+  const b = tarBytes(entries);
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(b);
+      c.close();
+    },
+  });
+}
+
+/** Detaches every mount at or below `dir`, deepest first. */
+export function detachAll(dir: string): void {
+  for (const m of mountsUnder(dir)) {
+    try {
+      umount2(m.mountPoint, MNT_DETACH);
+    } catch { /* already gone */ }
+  }
+}
+
+/** A throwaway store root with graph and run roots. */
+export interface TempStore {
+  base: string;
+  graph: string;
+  run: string;
+}
+
+/**
+ * Runs `fn` with a fresh temp store; afterwards (also on failure) the Go CLI's
+ * `shutdown` runs when `go` is set, every mount below the store is detached and the
+ * directory removed.
+ */
+export async function withTempStore(
+  fn: (s: TempStore) => Promise<void>,
+  opts: { go?: boolean } = {},
+): Promise<void> {
+  const base = await Deno.makeTempDir({ prefix: "ovl-test-" });
+  const s = { base, graph: `${base}/g`, run: `${base}/r` };
+  try {
+    await fn(s);
+  } finally {
+    if (opts.go) await goCli(s, ["shutdown"]).catch(() => {});
+    detachAll(base);
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Opens our overlay driver on a temp store. */
+export function openDriver(s: TempStore, options: Array<[string, string]> = []): Promise<OverlayDriver> {
+  return OverlayDriver.init({ graphRoot: s.graph, runRoot: s.run, options, uidMap: [], gidMap: [] });
+}
+
+/** Output of a Go CLI run. */
+export interface GoResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the Go `containers-storage` CLI on the store with the overlay driver. */
+export async function goCli(s: TempStore, args: string[], stdin?: Uint8Array): Promise<GoResult> {
+  const cmd = new Deno.Command("containers-storage", {
+    args: ["--graph", s.graph, "--run", s.run, "--storage-driver", "overlay", ...args],
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = cmd.spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Runs the Go CLI and fails with its output unless it exits 0. */
+export async function goOk(s: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
+  const r = await goCli(s, args, stdin);
+  if (r.code !== 0) {
+    throw new Error(`containers-storage ${args.join(" ")}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** Sorted names in a directory. */
+export function ls(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+/** Go's `changes` text for a list of changes. */
+export function changesText(list: Array<{ path: string; kind: number }>): string {
+  const K = ["Modify", "Add", "Delete"];
+  return list.map((c) => `${K[c.kind]} ${JSON.stringify(c.path)}\n`).join("");
+}
