@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { replayTarSplit, TarSplitRecorder } from "../archive/tarsplit.ts";
 import { DriverOptionError, SystemError } from "../store/errors.ts";
 import { lstatNs } from "../sys/fs.ts";
 import { driverFactory } from "./driver.ts";
@@ -268,5 +269,45 @@ Deno.test("vfs finds layers of additional image stores and never removes them", 
       assert.deepEqual(await d.listLayers(), ["mine"]);
     } finally {
       Deno.removeSync(graph, { recursive: true });
+    }
+  }));
+
+Deno.test("vfs applyDiff passes every byte to the observers, record padding included", () =>
+  withDriver(async (d) => {
+    const tar = makeTar([file("a", "x".repeat(1000))]);
+    const padded = new Uint8Array(10240);
+    padded.set(tar);
+    let seen = 0, entries = 0, ended = false;
+    await d.create("l", null, {});
+    await d.applyDiff("l", null, streamOf(padded), {
+      observers: [{
+        segment: (b) => (seen += b.length),
+        payload: (b) => (seen += b.length),
+        entry: () => entries++,
+        end: () => (ended = true),
+      }],
+    });
+    assert.equal(seen, padded.length);
+    assert.equal(entries, 1);
+    assert.ok(ended);
+  }));
+
+Deno.test("vfs applyDiff recording tar-split, then replay through diffGetter gives the tar back", () =>
+  withDriver(async (d, graph) => {
+    const tars = chainTars();
+    for (let i = 0; i < 3; i++) {
+      const id = `l${i + 1}`, parent = i ? `l${i}` : null;
+      const ts = `${graph}/${id}.tar-split.gz`;
+      await d.create(id, parent, {});
+      const rec = TarSplitRecorder.create(ts);
+      await d.applyDiff(id, parent, streamOf(tars[i]), { observers: [rec] });
+      rec.commit();
+      const getter = await d.diffGetter(id);
+      try {
+        const replay = new Uint8Array(await new Response(replayTarSplit(ts, getter)).arrayBuffer());
+        assert.deepEqual(replay, tars[i], id);
+      } finally {
+        await getter.close();
+      }
     }
   }));
