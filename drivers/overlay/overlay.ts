@@ -145,7 +145,7 @@ export class OverlayDriver implements Driver {
   /** Forces a kernel mount method (tests of the long-option paths). */
   forceMountMethod: MountMethod | undefined;
 
-  private readonly refs = new Map<string, { count: number; checked: boolean }>();
+  private readonly refs = new Map<string, number>();
   private nativeDiffCache: boolean | null = null;
 
   private constructor(
@@ -496,19 +496,19 @@ export class OverlayDriver implements Driver {
 
   // ---- mounting ----
 
-  /** Per-process mount references, re-synchronised with the kernel's view (Go HEAD's RefCounter). */
+  /**
+   * Per-process mount references, re-synchronised with the kernel's view on every use
+   * (like Go HEAD's RefCounter): a mount made by another process counts as one reference,
+   * so our get/put pair never unmounts it; a mount that vanished resets the count.
+   */
   private refIncDec(path: string, delta: 1 | -1): number {
-    let m = this.refs.get(path);
-    if (!m) this.refs.set(path, m = { count: 0, checked: false });
     const live = isLiveMount(path);
-    if (!m.checked) {
-      m.checked = true;
-      if (live) m.count++;
-    } else if (!live) {
-      m.count = 0; // unmounted by someone else
-    }
-    m.count = Math.max(0, m.count + delta);
-    return m.count;
+    let count = this.refs.get(path) ?? 0;
+    if (!live) count = 0;
+    else if (count === 0) count = 1;
+    count = Math.max(0, count + delta);
+    this.refs.set(path, count);
+    return count;
   }
 
   /** Mounts the layer at `<dir>/merged` and returns that path (Go's Get). */
