@@ -566,8 +566,8 @@ function graphDriverOptions(
       break;
     case "zfs": {
       const t = table("zfs");
-      pick(t, "mountopt");
       if (s(t, "fsname")) out.push(`${driver}.fsname=${s(t, "fsname")}`);
+      pick(t, "mountopt");
       pick(t, "size");
       break;
     }
