@@ -33,6 +33,7 @@ import {
   O_DIRECTORY,
   O_EXCL,
   O_NOFOLLOW,
+  O_PATH,
   O_RDONLY,
   O_WRONLY,
   S_IFBLK,
@@ -97,6 +98,16 @@ const CFR_CHUNK = 1 << 30;
 const RW_CHUNK = 1 << 20;
 const NAME_SELINUX = "security.selinux";
 const O_NOATIME = 0o1000000;
+/** Paths at least this long go through fds instead (PATH_MAX is 4096 with the NUL). */
+const SHORT_PATH = 4000;
+const DOT = new Uint8Array([0x2e, 0]);
+const HAVE_PROC_FD = (() => {
+  try {
+    return Deno.statSync("/proc/self/fd").isDirectory;
+  } catch {
+    return false;
+  }
+})();
 
 /** xattrs whose failure to copy is an error; others are best effort. */
 function essentialXattr(name: string): boolean {
@@ -163,6 +174,9 @@ class TreeCopier {
   private cfr = true;
   private rwBuf: Uint8Array<ArrayBuffer> | null = null;
   private readonly links = new Map<string, Uint8Array<ArrayBuffer>>();
+  private dstRootFd = -1;
+  private dstRoot: Uint8Array = new Uint8Array(0);
+  private dstRootLen = 0;
   private readonly mapOwner?: (uid: number, gid: number) => [number, number];
   private readonly ignoreChown: boolean;
   private readonly filter: (name: string) => boolean;
@@ -187,6 +201,9 @@ class TreeCopier {
         if (e !== EEXIST) throw sysError("mkdir", dst, e);
       }
       dfd = this.openDir(AT_FDCWD, dstNul, dst, false);
+      this.dstRootFd = dfd;
+      this.dstRoot = dstPath;
+      this.dstRootLen = dstPath.length;
       if (S.fstat(sfd, this.stat) === -1) throw sysError("stat", src, errno());
       const mode = this.view.getUint32(24, true);
       const saved = this.times.slice();
@@ -282,30 +299,62 @@ class TreeCopier {
       case S_IFCHR:
       case S_IFBLK:
       case S_IFIFO:
-        this.copyNode(dfd, srcDir, dstDir, name, mode, uid, gid);
+        this.copyNode(sfd, dfd, srcDir, dstDir, name, mode, uid, gid);
         break;
       default:
         throw sysError("copy", labelOf(srcDir, name), EINVAL);
     }
-    if (linkKey !== null) this.links.set(linkKey, joinNul(dstDir, name));
+    if (linkKey !== null) this.links.set(linkKey, joinNul(dstDir.subarray(this.dstRootLen + 1), name));
   }
 
+  /** Links `name` to `first` (a NUL-terminated path relative to the destination root). */
   private hardlink(
     first: Uint8Array<ArrayBuffer>,
     dfd: number,
     dstDir: Uint8Array,
     name: Uint8Array<ArrayBuffer>,
   ) {
-    for (let attempt = 0;; attempt++) {
-      if (S.linkat(AT_FDCWD, first, dfd, name, 0) === 0) break;
-      const e = errno();
-      if (e === EEXIST && attempt === 0) {
-        this.unlinkExisting(dfd, dstDir, name);
-        continue;
+    // linkat refuses paths beyond PATH_MAX: reach the first name's directory step by step then.
+    let oldDir = this.dstRootFd, oldName = first;
+    const deep = first.length >= SHORT_PATH;
+    if (deep) [oldDir, oldName] = this.openParentRel(first);
+    try {
+      for (let attempt = 0;; attempt++) {
+        if (S.linkat(oldDir, oldName, dfd, name, 0) === 0) break;
+        const e = errno();
+        if (e === EEXIST && attempt === 0) {
+          this.unlinkExisting(dfd, dstDir, name);
+          continue;
+        }
+        const firstLabel = labelOf(this.dstRoot, first);
+        throw sysError("link", `${firstLabel} ${labelOf(dstDir, name)}`, e);
       }
-      throw sysError("link", `${dec.decode(stripNul(first))} ${labelOf(dstDir, name)}`, e);
+    } finally {
+      if (deep) S.close(oldDir);
     }
     this.stats.hardlinks++;
+  }
+
+  /** Opens the directory of a deep relative path (O_PATH, component by component) and returns it with the last name. */
+  private openParentRel(rel: Uint8Array<ArrayBuffer>): [number, Uint8Array<ArrayBuffer>] {
+    let fd = this.dstRootFd;
+    let start = 0;
+    try {
+      for (let i = 0; i < rel.length - 1; i++) {
+        if (rel[i] !== SLASH) continue;
+        const part = nul(rel.subarray(start, i));
+        const next = S.openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (next < 0) throw sysError("open", labelOf(this.dstRoot, rel), errno());
+        if (fd !== this.dstRootFd) S.close(fd);
+        fd = next;
+        start = i + 1;
+      }
+    } catch (err) {
+      if (fd !== this.dstRootFd) S.close(fd);
+      throw err;
+    }
+    if (fd === this.dstRootFd) fd = S.openat(fd, DOT, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    return [fd, rel.slice(start)];
   }
 
   /** Removes a non-directory that is in the way (merging into an existing tree). */
@@ -478,7 +527,7 @@ class TreeCopier {
       if (S.symlinkat(target, dfd, name) === -1) throw sysError("symlink", labelOf(dstDir, name), errno());
     }
     this.chownAt(dfd, name, uid, gid, dstDir);
-    this.copyXattrsPath(joinNul(srcDir, name), joinNul(dstDir, name));
+    this.copyXattrsPath(this.entryPath(sfd, srcDir, name), this.entryPath(dfd, dstDir, name));
     if (S.utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW) === -1) {
       throw sysError("utimensat", labelOf(dstDir, name), errno());
     }
@@ -486,6 +535,7 @@ class TreeCopier {
   }
 
   private copyNode(
+    sfd: number,
     dfd: number,
     srcDir: Uint8Array,
     dstDir: Uint8Array,
@@ -508,7 +558,7 @@ class TreeCopier {
       }
     }
     this.chownAt(dfd, name, uid, gid, dstDir);
-    this.copyXattrsPath(joinNul(srcDir, name), joinNul(dstDir, name));
+    this.copyXattrsPath(this.entryPath(sfd, srcDir, name), this.entryPath(dfd, dstDir, name));
     if ((perm & SPECIAL_BITS) !== 0 || (perm & this.umask) !== 0) {
       if (S.fchmodat(dfd, name, perm, 0) === -1) throw sysError("chmod", labelOf(dstDir, name), errno());
     }
@@ -575,6 +625,16 @@ class TreeCopier {
         if (!tolerableXattrErrno(key, e)) throw sysError("lsetxattr", `${lbl(dstDir)} ${key}`, e);
       }
     }
+  }
+
+  /**
+   * A path naming `name` in the directory open as `dirfd`, for the path-only l*xattr calls:
+   * the full path while it is short, else `/proc/self/fd/N/name`, which stays short at any
+   * depth (the kernel resolves the fd's directory, and the last component is not followed).
+   */
+  private entryPath(dirfd: number, dir: Uint8Array, name: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+    if (dir.length + name.length < SHORT_PATH || !HAVE_PROC_FD) return joinNul(dir, name);
+    return joinNul(enc.encode(`/proc/self/fd/${dirfd}`), name);
   }
 
   private copyXattrsPath(src: Uint8Array<ArrayBuffer>, dst: Uint8Array<ArrayBuffer>): void {

@@ -2,8 +2,29 @@ import assert from "node:assert/strict";
 import { copyTree } from "./copy.ts";
 import { chownTreeByMaps, ownerMapper } from "./copy_chown.ts";
 import { createRawNamedFile, type SnapEntry, snapshotTree, tempDir } from "./vfs_testutil.ts";
-import { fchmodat, lchown, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, utimesNs } from "../sys/fs.ts";
-import { lsetxattr } from "../sys/xattr.ts";
+import {
+  closeFd,
+  fchmodat,
+  fstatatNs,
+  lchown,
+  linkAt,
+  makedev,
+  mkdirAt,
+  mknod,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_RDONLY,
+  O_WRONLY,
+  openAt,
+  openFd,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
+  symlinkAt,
+  utimesNs,
+} from "../sys/fs.ts";
+import { lgetxattr, lsetxattr } from "../sys/xattr.ts";
 import { SystemError } from "../store/errors.ts";
 
 const enc = new TextEncoder();
@@ -242,5 +263,46 @@ Deno.test(
       assert.equal(err.message, `open ${src}: no such file or directory`);
       return true;
     });
+  }),
+);
+
+Deno.test(
+  "copyTree copes with trees deeper than PATH_MAX (hard links and symlink xattrs included)",
+  withDirs((src, dst) => {
+    const name = "d".repeat(40);
+    const depth = 120; // about 4,900 bytes of path
+    Deno.mkdirSync(src);
+    let fd = openFd(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      for (let i = 0; i < depth; i++) {
+        mkdirAt(fd, name);
+        const next = openAt(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        closeFd(fd);
+        fd = next;
+      }
+      closeFd(openAt(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0o640));
+      linkAt(fd, "f", fd, "g");
+      symlinkAt("f", fd, "s");
+      lsetxattr(`/proc/self/fd/${fd}/s`, "trusted.deep", enc.encode("yes"));
+    } finally {
+      closeFd(fd);
+    }
+    const stats = copyTree(src, dst);
+    assert.equal(stats.dirs, depth + 1);
+    assert.equal(stats.hardlinks, 1);
+    fd = openFd(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      for (let i = 0; i < depth; i++) {
+        const next = openAt(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        closeFd(fd);
+        fd = next;
+      }
+      const f = fstatatNs(fd, "f"), g = fstatatNs(fd, "g");
+      assert.equal(f.ino, g.ino);
+      assert.equal(f.mode & 0o7777, 0o640);
+      assert.equal(new TextDecoder().decode(lgetxattr(`/proc/self/fd/${fd}/s`, "trusted.deep")!), "yes");
+    } finally {
+      closeFd(fd);
+    }
   }),
 );
