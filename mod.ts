@@ -17,3 +17,5 @@ export type { TarDirOptions } from "./archive/tar_dir.ts";
 export { extractTar } from "./archive/extract.ts";
 export type { ExtractOptions } from "./archive/extract.ts";
 export { TarWriter } from "./archive/tar_writer.ts";
+export { openStore } from "./store/store.ts";
+export { isValidDigest, validateDigest } from "./store/digest.ts";

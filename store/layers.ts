@@ -54,6 +54,8 @@ import { compress, decompress } from "../archive/compression.ts";
 import { replayTarSplit, TarSplitRecorder } from "../archive/tarsplit.ts";
 import { IDSetCollector } from "../archive/idset.ts";
 import { toReadableStream } from "./streams.ts";
+import { mapsEqual } from "./idmap.ts";
+import { chownTreeByMaps, ownerMapper } from "../drivers/copy_chown.ts";
 
 const INCOMPLETE = "incomplete";
 
@@ -79,6 +81,12 @@ export interface NewLayer {
   storageOpt?: Record<string, string>;
   /** Content to apply. */
   diff?: ByteSource;
+  /**
+   * Make an ID-mapped copy of this layer (Go's template layer): the driver copies it,
+   * the copy is re-owned to the new maps, and its digests, sizes and tar-split are
+   * copied. The record's parent stays `parent` (the template's parent).
+   */
+  template?: Layer;
 }
 
 /** Has a layer record the `incomplete` flag set to JSON true? */
@@ -353,14 +361,35 @@ export class LayerStore extends RecordFile<Layer> {
         uidMap: layer.uidMap,
         gidMap: layer.gidMap,
       };
+      const base = opts.template ?? opts.parent;
       try {
-        if (opts.writeable) await this.driver.createReadWrite(id, parent || null, createOpts);
-        else await this.driver.create(id, parent || null, createOpts);
+        if (opts.writeable) await this.driver.createReadWrite(id, base?.id ?? null, createOpts);
+        else await this.driver.create(id, base?.id ?? null, createOpts);
       } catch (e) {
         throw wrapError(
           e,
           `creating ${opts.writeable ? "read-write" : "read-only"} layer with ID ${JSON.stringify(id)}`,
         );
+      }
+      // Content copied from a parent or template carries that layer's IDs: re-own it.
+      if (base && (!mapsEqual(base.uidMap, layer.uidMap) || !mapsEqual(base.gidMap, layer.gidMap))) {
+        await this.chownLayer(layer, base);
+      }
+      if (opts.template) {
+        const t = opts.template;
+        layer.compressedDigest = t.compressedDigest;
+        layer.compressedSize = t.compressedSize;
+        layer.uncompressedDigest = t.uncompressedDigest;
+        layer.uncompressedSize = t.uncompressedSize;
+        layer.compression = t.compression;
+        layer.uidSet = [...t.uidSet];
+        layer.gidSet = [...t.gidSet];
+        const ts = await Deno.open(this.tarSplitPath(t.id)).catch((e) => {
+          if (e instanceof Deno.errors.NotFound) return null;
+          throw e;
+        });
+        if (ts) await writeFileAtomic(this.tarSplitPath(id), ts.readable, { mode: 0o600 });
+        this.reindexDigests();
       }
       if (opts.diff !== undefined) await this.applyDiffTo(layer, opts.diff);
       delete layer.flags[INCOMPLETE];
@@ -376,6 +405,25 @@ export class LayerStore extends RecordFile<Layer> {
           // The incomplete record stays; the next writer that loads the store removes it.
         }
       }
+    }
+  }
+
+  /**
+   * Re-owns a layer's files from `from`'s maps to the layer's own (Go's naive
+   * UpdateLayerIDMap): the driver's own method when it has one, else mount, chown every
+   * entry but the root through the maps, unmount.
+   */
+  private async chownLayer(layer: Layer, from: Layer): Promise<void> {
+    const maps = (l: Layer) =>
+      l.uidMap.length || l.gidMap.length ? { uidMap: l.uidMap, gidMap: l.gidMap } : null;
+    if (this.driver.updateLayerIDMap) {
+      return await this.driver.updateLayerIDMap(layer.id, maps(from), maps(layer), layer.mountLabel);
+    }
+    const path = await this.driver.get(layer.id, { mountLabel: layer.mountLabel });
+    try {
+      chownTreeByMaps(path, ownerMapper(maps(from), maps(layer)));
+    } finally {
+      await this.driver.put(layer.id);
     }
   }
 
@@ -623,7 +671,7 @@ export class LayerStore extends RecordFile<Layer> {
       const opts: DriverMountOptions = { ...options };
       if (!opts.mountLabel) opts.mountLabel = l.mountLabel;
       if ((opts.uidMap?.length || opts.gidMap?.length) && !this.driver.supportsShifting()) {
-        if (!sameMaps(opts.uidMap, l.uidMap) || !sameMaps(opts.gidMap, l.gidMap)) {
+        if (!mapsEqual(opts.uidMap, l.uidMap) || !mapsEqual(opts.gidMap, l.gidMap)) {
           throw new StorageError(`cannot mount layer ${l.id}: shifting not enabled`);
         }
         // The layer's files already carry these IDs: mount without shifting.
@@ -677,12 +725,6 @@ export class LayerStore extends RecordFile<Layer> {
     await this.refreshMounts();
     return Math.max(this.get(ref).mountCount, 0);
   }
-}
-
-function sameMaps(a: IDMap[] | undefined, b: IDMap[] | undefined): boolean {
-  const x = a ?? [], y = b ?? [];
-  return x.length === y.length &&
-    x.every((m, i) => m.containerId === y[i].containerId && m.hostId === y[i].hostId && m.size === y[i].size);
 }
 
 /** Go's filepath.Clean for absolute paths. */

@@ -1,0 +1,146 @@
+/**
+ * Opening a store's foundations: roots (absolute, created 0700), driver options, and
+ * the driver, named or auto-detected as Go's `drivers.New` does, initialised under the
+ * write lock of `storage.lock`.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { DriverNotSupportedError, StorageError, StoreOptionsMissingError } from "./errors.ts";
+import type { StoreOptions } from "./types.ts";
+import { type Driver, driverFactory, type DriverInit, driverNames } from "../drivers/driver.ts";
+import { defaultGraphRoot, defaultRunRoot } from "./config.ts";
+import { LockFile } from "./lockfile.ts";
+import "../drivers/registry.ts";
+
+/** Go's built-in driver priority. */
+export const DRIVER_PRIORITY = ["overlay", "aufs", "btrfs", "zfs", "vfs"];
+
+/** Driver options split as the driver and the store need them. */
+export interface SplitOptions {
+  /** `[key, value]` pairs with keys as given (Go passes `vfs.x` verbatim; drivers strip the prefix). */
+  pairs: Array<[string, string]>;
+  /** Roots of additional read-only image stores (`DRIVER.imagestore=A,B` or `.imagestore`). */
+  imageStores: string[];
+}
+
+/** Splits `key=value` driver options and picks out the additional image stores. */
+export function splitDriverOptions(driver: string, options: readonly string[]): SplitOptions {
+  const pairs: Array<[string, string]> = [];
+  const imageStores: string[] = [];
+  for (const o of options) {
+    const eq = o.indexOf("=");
+    const key = eq < 0 ? o : o.slice(0, eq);
+    const value = eq < 0 ? "" : o.slice(eq + 1);
+    pairs.push([key, value]);
+    const k = key.toLowerCase();
+    if (
+      k === `${driver}.imagestore` || k === ".imagestore" ||
+      (driver === "overlay" && k === "overlay2.imagestore")
+    ) {
+      for (const s of value.split(",")) if (s !== "") imageStores.push(resolve(s));
+    }
+  }
+  return { pairs, imageStores };
+}
+
+/** What openDriver made ready. */
+export interface OpenedDriver {
+  /** Absolute graph root (exists). */
+  graphRoot: string;
+  /** Absolute run root (exists). */
+  runRoot: string;
+  /** The initialised driver. */
+  driver: Driver;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return Deno.statSync(p).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves the roots, creates them (0700) and initialises the driver under
+ * `storage.lock`. Errors: StoreOptionsMissingError when neither root is given,
+ * DriverNotSupportedError (`failed to GetDriver graph NAME DIR`) for unknown drivers.
+ */
+export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
+  let graphRoot = options.graphRoot ?? "";
+  let runRoot = options.runRoot ?? "";
+  if (graphRoot === "" && runRoot === "") throw new StoreOptionsMissingError();
+  if (graphRoot === "") graphRoot = defaultGraphRoot();
+  if (runRoot === "") runRoot = defaultRunRoot();
+  graphRoot = resolve(graphRoot);
+  runRoot = resolve(runRoot);
+  const readOnly = options.readOnly ?? false;
+  if (!readOnly) {
+    await Deno.mkdir(graphRoot, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(runRoot, { recursive: true, mode: 0o700 });
+  }
+  const lock = LockFile.get(`${graphRoot}/storage.lock`, { readOnly });
+  if (readOnly) await lock.rLock();
+  else await lock.lock();
+  let driver: Driver;
+  try {
+    driver = await selectDriver(options, graphRoot, runRoot);
+  } finally {
+    lock.unlock();
+  }
+  if (!readOnly) {
+    const d = driver.name;
+    for (
+      const dir of [`${graphRoot}/${d}-layers`, `${graphRoot}/${d}-images`, `${graphRoot}/${d}-containers`]
+    ) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    for (const dir of [`${runRoot}/${d}-layers`, `${runRoot}/${d}-containers`, `${runRoot}/${d}-locks`]) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+  }
+  return { graphRoot, runRoot, driver };
+}
+
+async function selectDriver(options: StoreOptions, graphRoot: string, runRoot: string): Promise<Driver> {
+  const init = (name: string): DriverInit => ({
+    graphRoot,
+    runRoot,
+    options: splitDriverOptions(name, options.driverOptions ?? []).pairs,
+    uidMap: options.uidMap ?? [],
+    gidMap: options.gidMap ?? [],
+  });
+  const name = options.driverName ?? "";
+  if (name !== "") {
+    const factory = driverFactory(name);
+    if (!factory) throw new DriverNotSupportedError(`failed to GetDriver graph ${name} ${graphRoot}`);
+    return await factory(init(name));
+  }
+  const explicit = options.driverPriority ?? [];
+  const priority = explicit.length > 0 ? explicit : DRIVER_PRIORITY;
+  // State left by a driver other than vfs decides (vfs is never guessed from state).
+  const prior = driverNames().filter((n) => n !== "vfs" && isDir(`${graphRoot}/${n}`));
+  for (const n of priority) {
+    if (n === "vfs" && explicit.length === 0) continue;
+    if (!prior.includes(n)) continue;
+    if (prior.length > 1) {
+      throw new StorageError(
+        `${graphRoot} contains several valid graphdrivers: ${prior.join(", ")}; ` +
+          `Please cleanup or explicitly choose storage driver (-s <DRIVER>)`,
+      );
+    }
+    return await driverFactory(n)!(init(n));
+  }
+  for (const n of priority) {
+    const factory = driverFactory(n);
+    if (!factory) continue;
+    try {
+      return await factory(init(n));
+    } catch (e) {
+      if (e instanceof DriverNotSupportedError) continue;
+      throw e;
+    }
+  }
+  throw new StorageError("no supported storage backend found");
+}
