@@ -102,7 +102,9 @@ export function chownTreeByMaps(root: string, map: OwnerMapper): number {
         const [nu, ng] = map(uid, gid);
         if (nu !== uid || ng !== gid) {
           let cap: Uint8Array<ArrayBuffer> | null = null;
-          const r = S.lgetxattr(full, CAP, capBuf, BigInt(capBuf.length));
+          // Past PATH_MAX the path-only xattr calls go through the directory's fd.
+          const xpath = full.length < 4000 ? full : procPath(dirfd, name);
+          const r = S.lgetxattr(xpath, CAP, capBuf, BigInt(capBuf.length));
           if (r >= 0) cap = capBuf.slice(0, r);
           else if (errno() !== ENODATA && errno() !== EOPNOTSUPP) {
             throw sysError("lgetxattr", `${label()} security.capability`, errno());
@@ -113,7 +115,7 @@ export function chownTreeByMaps(root: string, map: OwnerMapper): number {
           if (type !== S_IFLNK && (mode & 0o6000) !== 0) {
             if (S.fchmodat(dirfd, name, mode & 0o7777, 0) === -1) throw sysError("chmod", label(), errno());
           }
-          if (cap !== null && S.lsetxattr(full, CAP, cap, BigInt(cap.length), 0) === -1) {
+          if (cap !== null && S.lsetxattr(xpath, CAP, cap, BigInt(cap.length), 0) === -1) {
             throw sysError("lsetxattr", `${label()} security.capability`, errno());
           }
           changed++;
@@ -140,6 +142,14 @@ export function chownTreeByMaps(root: string, map: OwnerMapper): number {
     S.close(fd);
   }
   return changed;
+}
+
+function procPath(dirfd: number, name: Uint8Array): Uint8Array<ArrayBuffer> {
+  const prefix = enc.encode(`/proc/self/fd/${dirfd}/`);
+  const out = new Uint8Array(prefix.length + name.length);
+  out.set(prefix);
+  out.set(name, prefix.length);
+  return out;
 }
 
 function openDir(dirfd: number, name: Uint8Array<ArrayBuffer>, label: string): number {

@@ -284,12 +284,14 @@ Deno.test(
       linkAt(fd, "f", fd, "g");
       symlinkAt("f", fd, "s");
       lsetxattr(`/proc/self/fd/${fd}/s`, "trusted.deep", enc.encode("yes"));
+      lsetxattr(`/proc/self/fd/${fd}/f`, "security.capability", CAP);
     } finally {
       closeFd(fd);
     }
     const stats = copyTree(src, dst);
     assert.equal(stats.dirs, depth + 1);
     assert.equal(stats.hardlinks, 1);
+    chownTreeByMaps(dst, (u, g) => [u + 1, g + 2]);
     fd = openFd(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     try {
       for (let i = 0; i < depth; i++) {
@@ -300,6 +302,8 @@ Deno.test(
       const f = fstatatNs(fd, "f"), g = fstatatNs(fd, "g");
       assert.equal(f.ino, g.ino);
       assert.equal(f.mode & 0o7777, 0o640);
+      assert.deepEqual([f.uid, f.gid], [1, 2]);
+      assert.deepEqual(lgetxattr(`/proc/self/fd/${fd}/f`, "security.capability"), CAP);
       assert.equal(new TextDecoder().decode(lgetxattr(`/proc/self/fd/${fd}/s`, "trusted.deep")!), "yes");
     } finally {
       closeFd(fd);
