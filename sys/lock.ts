@@ -50,6 +50,8 @@ export function ofdTryLock(fd: number, type: typeof F_RDLCK | typeof F_WRLCK): b
  * Go retries; other failures (EBADF, EINVAL, ENOLCK...) surface from the probe.
  */
 export async function ofdLock(fd: number, type: typeof F_RDLCK | typeof F_WRLCK): Promise<void> {
+  // Uncontended case without a trip through the thread pool.
+  if (ofdTryLock(fd, type)) return;
   for (;;) {
     // A fresh struct per call: the worker thread reads it after this frame returns.
     const r = await S.fcntl_lk_async(fd, F_OFD_SETLKW, flockStruct(type));
