@@ -224,7 +224,7 @@ export class VfsDriver implements Driver {
     removeAll(dir);
     try {
       if (parentDir !== null) {
-        copyTree(parentDir, dir, {});
+        copyTree(parentDir, dir, { ignoreChownErrors: this.ignoreChownErrors });
       } else {
         Deno.mkdirSync(dir, { mode: 0o700 });
         chownIfNeeded(dir, root.uid, root.gid);
