@@ -304,7 +304,13 @@ class TreeCopier {
       default:
         throw sysError("copy", labelOf(srcDir, name), EINVAL);
     }
-    if (linkKey !== null) this.links.set(linkKey, joinNul(dstDir.subarray(this.dstRootLen + 1), name));
+    if (linkKey !== null) {
+      // Remember the name relative to the destination root (no leading slash at the top level).
+      const rel = dstDir.length > this.dstRootLen
+        ? joinNul(dstDir.subarray(this.dstRootLen + 1), name)
+        : name;
+      this.links.set(linkKey, rel);
+    }
   }
 
   /** Links `name` to `first` (a NUL-terminated path relative to the destination root). */
