@@ -440,6 +440,28 @@ export const COMMANDS: readonly Command[] = [
     load: imagesMod,
   },
   {
+    names: ["import-image", "importimage"],
+    optionsHelp: "[options [...]] oci:DIR[:REF] | oci-archive:FILE[:REF] | docker-archive:FILE[:REF]",
+    usage: "Import an image from an OCI layout, OCI archive or docker archive",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: [
+      list("name", ["-name", "n"], "Image name"),
+      str("platform", ["-platform"], "Platform (OS/ARCH[/VARIANT]) to pick from a multi-platform index"),
+      JSON_FLAG,
+    ],
+    load: () => import("./import_image.ts"),
+  },
+  {
+    names: ["export-image", "exportimage"],
+    optionsHelp: "[options [...]] imageNameOrID oci:DIR[:REF] | oci-archive:FILE[:REF]",
+    usage: "Export an image to an OCI layout or OCI archive",
+    minArgs: 2,
+    maxArgs: 2,
+    flags: [str("compression", ["-compression"], "Layer compression: auto, none, gzip or zstd")],
+    load: () => import("./export_image.ts"),
+  },
+  {
     names: ["layer"],
     optionsHelp: "[options [...]] layerNameOrID [...]",
     usage: "Examine a layer",
@@ -612,8 +634,13 @@ export function findCommand(word: string): Command | undefined {
   return COMMANDS.find((c) => c.names.includes(word));
 }
 
-/** Names of the commands that only upstream HEAD has (not the 1.43 reference binary). */
+/**
+ * Names of the commands the 1.43 reference binary lacks: upstream HEAD's, and this
+ * project's own `import-image` and `export-image`.
+ */
 export const HEAD_ONLY_COMMANDS: readonly string[] = [
+  "import-image",
+  "export-image",
   "check",
   "config",
   "create-storage-layer",

@@ -12,7 +12,7 @@ import { compress } from "../archive/compression.ts";
 import { TarWriter } from "../archive/tar_writer.ts";
 import { TypeFlag } from "../archive/types.ts";
 import { DigestCounter } from "../store/digest.ts";
-import { IntegrityError } from "../store/errors.ts";
+import { ImageUnknownError, IntegrityError } from "../store/errors.ts";
 import { Compression, type Image, type Layer, type Store } from "../store/types.ts";
 import { ManifestError } from "./errors.ts";
 import type { LayerProgress } from "./import.ts";
@@ -29,6 +29,7 @@ import {
   parseManifest,
   serializeOciManifest,
 } from "./manifest.ts";
+import { isReference, normalizeName } from "./names.ts";
 import { OciLayoutWriter, REF_NAME_ANNOTATION } from "./oci_layout.ts";
 import { type ImageLocation, parseLocation } from "./source.ts";
 
@@ -160,7 +161,7 @@ export async function exportImage(
   if (loc.transport === "docker-archive") {
     throw new ManifestError("export to docker-archive is not supported; use oci: or oci-archive:");
   }
-  const image = await store.image(ref);
+  const image = await findImage(store, ref);
   if (loc.transport === "oci") return await exportToLayout(store, image, loc.path, loc.ref, options);
 
   const target = resolve(loc.path);
@@ -171,6 +172,25 @@ export async function exportImage(
     return result;
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Resolves an image by ID, name or ID prefix, then by its normalised name (`bb` finds
+ * `docker.io/library/bb:latest`), as the containers-storage transport of c/image does.
+ */
+export async function findImage(store: Store, ref: string): Promise<Image> {
+  try {
+    return await store.image(ref);
+  } catch (e) {
+    if (!(e instanceof ImageUnknownError) || !isReference(ref)) throw e;
+    const normalized = normalizeName(ref);
+    if (normalized === ref) throw e;
+    try {
+      return await store.image(normalized);
+    } catch {
+      throw e;
+    }
   }
 }
 
