@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { check } from "./errno.ts";
-import { cstr, S } from "./libc.ts";
+import { sysError } from "./errno.ts";
+import { cstr, errno, S } from "./libc.ts";
 
 /** mount(2) flags. */
 export const MS_RDONLY = 1,
@@ -34,9 +34,19 @@ export const MS_RDONLY = 1,
 export const MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
 
 /**
- * mount(2). `fstype`/`data` may be null (bind mounts, propagation changes). Errors read
- * like Go's `mount SOURCE:TARGET, flags: 0x..., data: ...: ERR`, shortened to
- * `mount SOURCE TARGET: ERR`.
+ * Go's mountError text (moby/sys/mount): `OP SOURCE:TARGET, flags: 0xF, data: D: ERR`,
+ * with the source, flags and data parts left out when empty.
+ */
+function mountErrorText(op: string, source: string, target: string, flags: number, data: string): string {
+  let out = `${op} ${source ? `${source}:${target}` : target}`;
+  if (flags !== 0) out += `, flags: 0x${flags.toString(16)}`;
+  if (data) out += `, data: ${data}`;
+  return out;
+}
+
+/**
+ * mount(2). `fstype`/`data` may be null (bind mounts, propagation changes). Errors are
+ * SystemErrors worded like Go's: `mount SOURCE:TARGET, flags: 0x1000: no such file or directory`.
  */
 export function mount(
   source: string,
@@ -52,12 +62,14 @@ export function mount(
     BigInt(flags),
     data === null ? null : cstr(data),
   );
-  check(r, "mount", `${source} ${target}`);
+  if (r === -1) throw sysError(mountErrorText("mount", source, target, flags, data ?? ""), "", errno());
 }
 
-/** umount2(2). */
+/** umount2(2). Errors read like Go's: `umount TARGET, flags: 0x2: invalid argument`. */
 export function umount2(target: string, flags = 0): void {
-  check(S.umount2(cstr(target), flags), "umount", target);
+  if (S.umount2(cstr(target), flags) === -1) {
+    throw sysError(mountErrorText("umount", "", target, flags, ""), "", errno());
+  }
 }
 
 /** One line of `/proc/self/mountinfo`. */

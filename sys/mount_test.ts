@@ -67,9 +67,17 @@ Deno.test("tmpfs mount, bind mount, readMountInfo/mountAt/isMountPoint, statfs, 
       assert.equal(e.message, `umount ${d}/t: invalid argument`);
       return true;
     });
-    assert.throws(() => m.mount("none", `${d}/missing`, "tmpfs", 0, null), {
+    assert.throws(() => m.umount2(`${d}/t`, m.MNT_DETACH), (e: unknown) => {
+      assert.ok(e instanceof SystemError);
+      assert.equal(e.message, `umount ${d}/t, flags: 0x2: invalid argument`);
+      return true;
+    });
+    assert.throws(() => m.mount("none", `${d}/missing`, "tmpfs", 0, "size=1m"), {
       code: "ENOENT",
-      message: `mount none ${d}/missing: no such file or directory`,
+      message: `mount none:${d}/missing, data: size=1m: no such file or directory`,
+    });
+    assert.throws(() => m.mount(`${d}/missing`, `${d}/t`, null, m.MS_BIND, null), {
+      message: `mount ${d}/missing:${d}/t, flags: 0x1000: no such file or directory`,
     });
     assert.throws(() => statfs(`${d}/missing`), { code: "ENOENT" });
   } finally {
