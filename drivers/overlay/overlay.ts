@@ -37,6 +37,7 @@ import {
 } from "../driver.ts";
 import { naiveChanges, naiveDiff, naiveDiffSize } from "../naive.ts";
 import { dirFileGetter } from "../naive_getter.ts";
+import { chownTreeByMaps, type IDMappings, ownerMapper } from "../copy_chown.ts";
 import { type OverlayOptions, parseOverlayOptions } from "./options.ts";
 import {
   diffName,
@@ -275,12 +276,21 @@ export class OverlayDriver implements Driver {
   private dir2(id: string): { dir: string; readOnly: boolean } {
     checkID(id);
     const own = `${this.home}/${id}`;
-    if (exists(own)) return { dir: own, readOnly: false };
+    // A home directory holding only the mount point of a read-only store's layer is not a layer.
+    if (exists(`${own}/link`) || exists(`${own}/diff`)) return { dir: own, readOnly: false };
     for (const store of this.options.imageStores) {
       const p = `${store}/${this.name}/${id}`;
       if (exists(p)) return { dir: p, readOnly: true };
     }
     return { dir: own, readOnly: false };
+  }
+
+  /**
+   * Where a layer is mounted: `<dir>/merged`, except for layers of read-only image
+   * stores, whose mount point lives in our home (that store may well be read-only).
+   */
+  private mergedDir(id: string, dir: string, readOnly: boolean): string {
+    return readOnly ? `${this.home}/${id}/merged` : `${dir}/merged`;
   }
 
   /** The layer's directory (see dir2). */
@@ -549,7 +559,8 @@ export class OverlayDriver implements Driver {
     const root = rootPair(this.uidMap, this.gidMap);
     const diffDir = `${dir}/diff`;
     if (!exists(diffDir)) mkdirAllAs(diffDir, perms, root.uid, root.gid);
-    const merged = `${dir}/merged`;
+    const merged = this.mergedDir(id, dir, readOnly);
+    if (readOnly) mkdirAllAs(`${this.home}/${id}`, 0o700, root.uid, root.gid);
     mkdirAs(merged, 0o700, root.uid, root.gid, true);
 
     if (this.refIncDec(merged, 1) > 1) return merged;
@@ -558,7 +569,7 @@ export class OverlayDriver implements Driver {
       const spec = {
         home: this.home,
         target: merged,
-        relTarget: `${id}/merged`,
+        relTarget: merged.slice(this.home.length + 1),
         lowers: readWrite ? absLowers : [diffDir, ...absLowers],
         relLowers: readWrite ? relLowers : [`${id}/diff`, ...relLowers],
         upper: readWrite ? diffDir : undefined,
@@ -594,9 +605,9 @@ export class OverlayDriver implements Driver {
 
   /** Unmounts the layer and removes its `merged/` directory (Go's Put). */
   async put(id: string): Promise<void> {
-    const dir = this.layerDir(id);
+    const { dir, readOnly } = this.dir2(id);
     statNs(dir);
-    const merged = `${dir}/merged`;
+    const merged = this.mergedDir(id, dir, readOnly);
     if (this.refIncDec(merged, -1) > 0) return;
     // Leaked idmapped mounts of the lowers, if any.
     try {
@@ -626,6 +637,11 @@ export class OverlayDriver implements Driver {
         cause: err,
       });
     }
+    if (readOnly) {
+      try {
+        Deno.removeSync(`${this.home}/${id}`); // it only held the mount point
+      } catch { /* not empty or gone: leave it */ }
+    }
   }
 
   /** Whether `path` is a live overlay (or FUSE) mount. */
@@ -649,11 +665,11 @@ export class OverlayDriver implements Driver {
 
   /** `WorkDir`, `MergedDir`, `UpperDir` and (with parents) `LowerDir`, as Go. */
   metadata(id: string): Promise<Record<string, string>> {
-    const dir = this.layerDir(id);
+    const { dir, readOnly } = this.dir2(id);
     statNs(dir);
     const md: Record<string, string> = {
       WorkDir: `${dir}/work`,
-      MergedDir: `${dir}/merged`,
+      MergedDir: this.mergedDir(id, dir, readOnly),
       UpperDir: `${dir}/diff`,
     };
     const lowers = this.lowerDirs(id, dir);
@@ -681,6 +697,36 @@ export class OverlayDriver implements Driver {
   cleanup(): Promise<void> {
     if (!this.options.skipMountHome && mountAt(this.home) !== null) detach(this.home);
     return Promise.resolve();
+  }
+
+  /**
+   * Re-owns an ID-mapped copy (on-disk.md 6.4, Go's UpdateLayerIDMap): the layer is
+   * mounted and chowned through the merged view (copying every file up into `diff/`),
+   * unmounted; then `diff` becomes `diff1` (existing `diffN` shift up), `work` is
+   * recreated and a fresh empty `diff` owned by the new root becomes the upper.
+   */
+  async updateLayerIDMap(
+    id: string,
+    toContainer: IDMappings | null,
+    toHost: IDMappings | null,
+    mountLabel?: string,
+  ): Promise<void> {
+    const dir = this.layerDir(id);
+    const root = toHost ? rootPair(toHost.uidMap, toHost.gidMap) : { uid: 0, gid: 0 };
+    const merged = await this.get(id, { mountLabel, options: splitOptions(this.options.mountOptions) });
+    try {
+      chownTreeByMaps(merged, ownerMapper(toContainer, toHost));
+    } finally {
+      await this.put(id);
+    }
+    const diff = `${dir}/diff`;
+    const perms = statNs(diff).mode & 0o7777;
+    let n = 0;
+    while (exists(`${dir}/${diffName(n + 1)}`)) n++;
+    for (let i = n; i >= 0; i--) Deno.renameSync(`${dir}/${diffName(i)}`, `${dir}/${diffName(i + 1)}`);
+    mkdirAs(diff, perms, root.uid, root.gid);
+    await Deno.remove(`${dir}/work`, { recursive: true }).catch(() => {});
+    mkdirAs(`${dir}/work`, perms, root.uid, root.gid);
   }
 
   // ---- content ----
