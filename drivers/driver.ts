@@ -29,6 +29,8 @@ export interface DriverMountOptions {
   uidMap?: IDMap[];
   /** GID map to mount with. */
   gidMap?: IDMap[];
+  /** Mount a volatile container's layer with overlay's `volatile` option when supported (Go: MountOpts.Volatile). */
+  volatile?: boolean;
 }
 
 /** Options of Driver.applyDiff. */

@@ -933,9 +933,7 @@ export class StoreImpl implements Store {
       if (Array.isArray(mo) && mo.every((x) => typeof x === "string")) {
         opts.options = [...(opts.options ?? []), ...(mo as string[])];
       }
-      if (!this.disableVolatile && c.flags.Volatile === true) {
-        opts.options = [...(opts.options ?? []), "volatile"];
-      }
+      if (!this.disableVolatile && c.flags.Volatile === true) opts.volatile = true;
     }
     return await this.mountLayer(id, opts);
   }
