@@ -25,7 +25,9 @@ export const DEFAULT_CONFIG_FILE = "/usr/share/containers/storage.conf";
 
 /** A message Go logs through logrus while loading the config (always shown, even without --debug). */
 export interface ConfigLogEntry {
+  /** logrus level Go uses for it. */
   level: "warning" | "error";
+  /** The message text (without logrus quoting). */
   msg: string;
 }
 
@@ -55,7 +57,8 @@ export interface LoadOptions {
   subIDFiles?: SubIDFiles;
 }
 
-type Env = Record<string, string | undefined>;
+/** An environment: variable name → value. */
+export type Env = Record<string, string | undefined>;
 
 function processEnv(): Env {
   try {

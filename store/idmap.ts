@@ -214,7 +214,9 @@ export function copyIDMap(maps: readonly IDMap[] | null | undefined): IDMap[] {
 export interface SubIDRange {
   /** User/group name or numeric ID the range belongs to. */
   owner: string;
+  /** First subordinate ID. */
   start: number;
+  /** Number of IDs. */
   length: number;
 }
 
@@ -261,9 +263,13 @@ function aliases(file: string, who: string): string[] {
 
 /** Where subordinate IDs and account names are read from (overridable for tests). */
 export interface SubIDFiles {
+  /** Default `/etc/subuid`. */
   subuid?: string;
+  /** Default `/etc/subgid`. */
   subgid?: string;
+  /** Default `/etc/passwd` (name ↔ UID). */
   passwd?: string;
+  /** Default `/etc/group` (name ↔ GID). */
   group?: string;
 }
 

@@ -72,6 +72,7 @@ export class RWMutex {
     this.readers--;
     this.dispatch();
   }
+  /** Wakes waiters in FIFO order: a run of readers, or one writer. */
   private dispatch(): void {
     while (this.queue.length > 0 && !this.writer) {
       const next = this.queue[0];
@@ -283,6 +284,7 @@ export class LockFile {
     return !bytesEqual(this.getLastWrite(), previous);
   }
 
+  /** Up to 64 bytes at offset 0. */
   private readToken(fd: number): Uint8Array {
     const buf = new Uint8Array(TOKEN_SIZE);
     let got = 0;
@@ -294,6 +296,7 @@ export class LockFile {
     return got === TOKEN_SIZE ? buf : buf.slice(0, got);
   }
 
+  /** Opens the file as Go does, creating missing parents (0700); LockError on failure. */
   private open(): number {
     const flags = (this.readOnly ? O_RDONLY : O_RDWR) | O_CREAT | O_CLOEXEC;
     try {
@@ -314,6 +317,7 @@ export class LockFile {
     }
   }
 
+  /** Counts a holder in; the first one opens the file and takes the fcntl lock. */
   private async acquireOs(type: typeof F_RDLCK | typeof F_WRLCK): Promise<void> {
     this.holders++;
     if (this.holders === 1) {
@@ -339,6 +343,7 @@ export class LockFile {
     if (this.pending === p) this.pending = null;
   }
 
+  /** Counts a holder out; the last one closes the file, which drops the fcntl lock. */
   private releaseOs(): void {
     this.holders--;
     if (this.holders === 0) {

@@ -26,7 +26,7 @@ export const O_RDONLY = 0,
   O_CLOEXEC = 0o2000000,
   O_PATH = 0o10000000;
 /** `*at` flags and the current-directory fd. */
-export const AT_FDCWD = -100,
+export const AT_FDCWD: number = -100,
   AT_SYMLINK_NOFOLLOW = 0x100,
   AT_REMOVEDIR = 0x200,
   AT_EMPTY_PATH = 0x1000;
@@ -50,18 +50,31 @@ export const UTIME_NOW = (1 << 30) - 1, UTIME_OMIT = (1 << 30) - 2;
  * times are bigint nanoseconds since the epoch.
  */
 export interface StatNs {
+  /** Device of the filesystem holding the file. */
   dev: number;
+  /** Inode number. */
   ino: bigint;
+  /** Hard link count. */
   nlink: number;
+  /** Type and permission bits (`S_IFMT`, `S_ISUID`, ...). */
   mode: number;
+  /** Owner UID. */
   uid: number;
+  /** Owner GID. */
   gid: number;
+  /** Device number for character/block devices (see `major`/`minor`). */
   rdev: number;
+  /** Size in bytes (link target length for symlinks). */
   size: number;
+  /** Preferred I/O block size. */
   blksize: number;
+  /** Allocated 512-byte blocks. */
   blocks: number;
+  /** Access time, ns since the epoch. */
   atimeNs: bigint;
+  /** Modification time, ns since the epoch. */
   mtimeNs: bigint;
+  /** Status change time, ns since the epoch. */
   ctimeNs: bigint;
 }
 

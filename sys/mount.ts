@@ -78,8 +78,9 @@ export interface MountInfo {
   id: number;
   /** Parent mount ID. */
   parent: number;
-  /** `major:minor` of the filesystem. */
+  /** Major device number of the filesystem. */
   major: number;
+  /** Minor device number of the filesystem. */
   minor: number;
   /** Root of the mount within its filesystem (`/` unless a bind of a subdirectory). */
   root: string;

@@ -28,13 +28,21 @@ export const FS_MAGIC = {
 export interface StatFs {
   /** `f_type` magic number (see FS_MAGIC). */
   type: number;
+  /** Block size. */
   bsize: number;
+  /** Total blocks. */
   blocks: number;
+  /** Free blocks. */
   bfree: number;
+  /** Blocks available to unprivileged users. */
   bavail: number;
+  /** Total inodes. */
   files: number;
+  /** Free inodes. */
   ffree: number;
+  /** Maximum file name length. */
   namelen: number;
+  /** Fragment size. */
   frsize: number;
   /** Mount flags (`ST_RDONLY` 1, `ST_NOSUID` 2, ...). */
   flags: number;
