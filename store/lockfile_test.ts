@@ -183,6 +183,46 @@ Deno.test("LockFile: in-process readers share, writers exclude, one fd, OS lock 
   }
 });
 
+Deno.test("LockFile: survives stray open/close of the file and does not leak into child processes", async () => {
+  const d = tmp();
+  try {
+    const p = `${d}/images.lock`;
+    const lf = LockFile.get(p);
+    await lf.lock();
+    const probe = openFd(p, O_RDONLY | O_CLOEXEC);
+    try {
+      // Another open+close of the same file in this process (classic POSIX locks would drop here).
+      Deno.readFileSync(p);
+      closeFd(openFd(p, O_RDONLY | O_CLOEXEC));
+      assert.equal(ofdGetLock(probe, F_RDLCK).type, F_WRLCK);
+      // A child spawned while we hold the lock must not inherit the descriptor.
+      const child = new Deno.Command("cat", { stdin: "piped", stdout: "null" }).spawn();
+      try {
+        // Wait for the exec (close-on-exec descriptors are closed at that point).
+        await until(() => Deno.readTextFileSync(`/proc/${child.pid}/comm`).trim() === "cat", "child exec");
+        const fds: string[] = [];
+        for (const e of Deno.readDirSync(`/proc/${child.pid}/fd`)) {
+          try {
+            fds.push(Deno.readLinkSync(`/proc/${child.pid}/fd/${e.name}`));
+          } catch { /* closed meanwhile */ }
+        }
+        assert.ok(fds.length >= 3, `saw ${fds}`);
+        assert.ok(!fds.includes(p), `child inherited ${p}`);
+        lf.unlock();
+        assert.equal(ofdGetLock(probe, F_WRLCK).type, 2);
+      } finally {
+        await child.stdin.close();
+        await child.status;
+      }
+    } finally {
+      closeFd(probe);
+      if (lf.locked()) lf.unlock();
+    }
+  } finally {
+    Deno.removeSync(d, { recursive: true });
+  }
+});
+
 Deno.test("LockFile: an unopenable lock file raises LockError naming the path", async () => {
   const d = tmp();
   try {
