@@ -126,10 +126,29 @@ export async function extractTar(
   const reader = tar instanceof ReadableStream ? tar.getReader() : null;
   const it = reader ? null : (tar as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   try {
-    for (;;) {
-      const r = reader ? await reader.read() : await it!.next();
-      if (r.done) break;
-      parser.push(r.value);
+    // Ask for the next chunk before parsing the current one, so that the producer (a
+    // file read on Deno's thread pool, a decompressor) works while we write files.
+    // Stream chunks are never reused by their producer; iterables may reuse theirs, so
+    // they are not read ahead.
+    if (reader) {
+      let next = reader.read();
+      try {
+        for (;;) {
+          const r = await next;
+          if (r.done) break;
+          next = reader.read();
+          parser.push(r.value);
+        }
+      } catch (e) {
+        next.catch(() => {});
+        throw e;
+      }
+    } else {
+      for (;;) {
+        const r = await it!.next();
+        if (r.done) break;
+        parser.push(r.value);
+      }
     }
     parser.finish();
     x.finish();
@@ -150,14 +169,20 @@ interface DirTime {
   mtime: bigint;
 }
 
-/** The extraction state machine; a TarObserver driven by TarParser. */
+const O_DIR_FLAGS = 0o10000000 /* O_PATH */ | 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
+const EMPTY = new Uint8Array(0);
+const Y = new Uint8Array([0x79]);
+
+/**
+ * The extraction state machine; a TarObserver driven by TarParser. Entries are created
+ * relative to an O_PATH descriptor of their (resolved) parent directory, so the kernel
+ * walks only the last component and nothing above it can be swapped under us.
+ */
 class Extractor implements TarObserver {
   private readonly root: string;
   private readonly fmt: WhiteoutFormat;
   private readonly o: ExtractOptions;
   private readonly umask: number;
-  private readonly euid: number;
-  private readonly egid: number;
   private readonly parentMode: number;
   private readonly parentOwner: { uid: number; gid: number } | null;
   private readonly opaqueXattr: string;
@@ -168,9 +193,12 @@ class Extractor implements TarObserver {
   /** Resolved paths extracted from this archive (for opaque whiteouts in "delete" mode). */
   private readonly unpacked: Set<string> | null;
   private readonly dirTimes: DirTime[] = [];
+  /** O_PATH fd of the current parent directory, and its resolved path. */
+  private dirFd = -1;
+  private dirRel: string | null = null;
   // current regular file
   private fd = -1;
-  private fileAbs = "";
+  private fileBase = "";
   private cur: TarHeader | null = null;
   private uid = 0;
   private gid = 0;
@@ -180,8 +208,6 @@ class Extractor implements TarObserver {
     this.o = o;
     this.fmt = o.whiteoutFormat ?? "delete";
     this.umask = umask();
-    this.euid = geteuid();
-    this.egid = getegid();
     this.unpacked = this.fmt === "delete" ? new Set() : null;
     this.opaqueXattr = o.rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
     // Go: overlay (archive.Unpack) makes parents 0777-umask owned by the mapped root;
@@ -192,8 +218,11 @@ class Extractor implements TarObserver {
     } else {
       this.parentMode = 0o777;
       const uid = mapRoot(o.uidMap), gid = mapRoot(o.gidMap);
-      this.parentOwner = uid === this.euid && gid === this.egid ? null : { uid, gid };
+      this.parentOwner = uid === geteuid() && gid === getegid() ? null : { uid, gid };
     }
+    const m = lstatMode(this.root);
+    if (m < 0) throw sysError("lstat", this.root, -m);
+    if ((m & S_IFMT) !== S_IFDIR) throw sysError("open", this.root, 20 /* ENOTDIR */);
     this.realDirs.add("");
     this.resolved.set("", "");
   }
@@ -202,12 +231,33 @@ class Extractor implements TarObserver {
     return rel === "" ? this.root : this.root + "/" + rel;
   }
 
+  /** Path of `base` in the current parent, for messages and path-only calls. */
+  private here(base: string): string {
+    return this.abs(joinRel(this.dirRel!, base));
+  }
+
+  /** Makes `rel` (a resolved real directory) the current parent. */
+  private enter(rel: string): void {
+    if (this.dirRel === rel) return;
+    if (this.dirFd >= 0) S.close(this.dirFd);
+    this.dirFd = -1;
+    this.dirRel = null;
+    const abs = this.abs(rel);
+    const fd = S.open(cs0(abs), O_DIR_FLAGS, 0);
+    if (fd < 0) throw sysError("open", abs, errno());
+    this.dirFd = fd;
+    this.dirRel = rel;
+  }
+
   /** Forgets cached resolutions after something that may have been a directory or symlink was removed. */
   private invalidate(): void {
     this.resolved.clear();
     this.resolved.set("", "");
     this.realDirs.clear();
     this.realDirs.add("");
+    if (this.dirFd >= 0) S.close(this.dirFd);
+    this.dirFd = -1;
+    this.dirRel = null;
   }
 
   /**
@@ -265,27 +315,41 @@ class Extractor implements TarObserver {
   }
 
   private mkdirParent(abs: string): void {
-    const r = S.mkdirat(AT_FDCWD, cs0(abs), this.parentMode);
-    if (r !== 0) throw sysError("mkdir", abs, errno());
+    if (S.mkdirat(AT_FDCWD, cs0(abs), this.parentMode) !== 0) throw sysError("mkdir", abs, errno());
     const po = this.parentOwner;
     if (po) check(S.lchown(cs0(abs), po.uid, po.gid), "lchown", abs);
   }
 
-  /** Removes whatever is at `abs` (recursively, never following a symlink). */
-  private removeAll(abs: string, mode?: number): void {
-    const m = mode ?? lstatMode(abs);
+  /** lstat of `base` in the current parent: st_mode or -errno. */
+  private lstatHere(base: string): number {
+    if (S.fstatat(this.dirFd, cs0(base), statBuf, AT_SYMLINK_NOFOLLOW) === 0) {
+      return statView.getUint32(24, true);
+    }
+    return -errno();
+  }
+
+  /** Removes `base` in the current parent (recursively, never following a symlink). */
+  private removeHere(base: string, mode?: number): void {
+    const m = mode ?? this.lstatHere(base);
     if (m === -ENOENT) return;
-    if (m < 0) throw sysError("lstat", abs, -m);
+    if (m < 0) throw sysError("lstat", this.here(base), -m);
     const t = m & S_IFMT;
     if (t === S_IFDIR) {
+      const abs = this.here(base);
+      this.invalidate(); // also drops dirFd; re-enter below
+      const parent = dirOf(abs.slice(this.root.length + 1));
       Deno.removeSync(abs, { recursive: true });
-      this.invalidate();
+      this.enter(parent);
     } else {
-      if (S.unlinkat(AT_FDCWD, cs0(abs), 0) !== 0) {
+      if (S.unlinkat(this.dirFd, cs0(base), 0) !== 0) {
         const e = errno();
-        if (e !== ENOENT) throw sysError("unlink", abs, e);
+        if (e !== ENOENT) throw sysError("unlink", this.here(base), e);
       }
-      if (t === S_IFLNK) this.invalidate();
+      if (t === S_IFLNK) {
+        const keep = this.dirRel!;
+        this.invalidate();
+        this.enter(keep);
+      }
     }
   }
 
@@ -294,48 +358,54 @@ class Extractor implements TarObserver {
   entry(h: TarHeader): void {
     const rel = cleanRel(h.name);
     if (rel === "") return this.rootEntry(h);
-    const parentRel = dirOf(rel);
-    const base = parentRel === "" ? rel : rel.slice(parentRel.length + 1);
+    const slash = rel.lastIndexOf("/");
+    const parentRel = slash < 0 ? "" : rel.slice(0, slash);
+    const base = slash < 0 ? rel : rel.slice(slash + 1);
     // Parents are created even for whiteouts (Go does).
     const parent = this.resolveDir(parentRel, true);
-    if (this.fmt === "delete" && rel.startsWith(WH_META_PREFIX) && rel !== WH_OPAQUE) {
+    if (this.fmt === "delete" && slash < 0 && rel.startsWith(WH_META_PREFIX) && rel !== WH_OPAQUE) {
       return; // AUFS metadata (.wh..wh.plnk and friends) is not extracted
     }
-    const uid = this.o.chownTo ? this.o.chownTo.uid : mapId(this.o.uidMap, h.uid, "uid");
-    const gid = this.o.chownTo ? this.o.chownTo.gid : mapId(this.o.gidMap, h.gid, "gid");
-    if (this.fmt !== "aufs" && base.startsWith(WH_PREFIX)) return this.whiteout(parent, base, uid, gid);
-    const target = joinRel(parent, base);
-    const abs = this.abs(target);
+    const o = this.o;
+    const uid = o.chownTo ? o.chownTo.uid : mapId(o.uidMap, h.uid, "uid");
+    const gid = o.chownTo ? o.chownTo.gid : mapId(o.gidMap, h.gid, "gid");
+    this.enter(parent);
+    if (this.fmt !== "aufs" && base.charCodeAt(0) === 0x2e && base.startsWith(WH_PREFIX)) {
+      return this.whiteout(parent, base, uid, gid);
+    }
     this.uid = uid;
     this.gid = gid;
     switch (h.type) {
       case TypeFlag.Reg:
-        this.openFile(abs, h);
+        this.openFile(base, h);
         break;
       case TypeFlag.Dir:
-        this.makeDir(target, abs, h);
+        this.makeDir(base, h);
         break;
-      case TypeFlag.Symlink:
-        this.create(abs, h, () => S.symlinkat(cs0(h.linkname), AT_FDCWD, cs1(abs)), "symlink");
-        this.meta(abs, h, S_IFLNK);
+      case TypeFlag.Symlink: {
+        const dfd = this.dirFd;
+        this.create(base, h, () => S.symlinkat(cs1(h.linkname), dfd, cs0(base)), "symlink");
+        this.meta(base, h, S_IFLNK);
         break;
+      }
       case TypeFlag.Link:
-        this.hardLink(abs, h);
+        this.hardLink(base, h);
         break;
       case TypeFlag.Char:
       case TypeFlag.Block:
       case TypeFlag.Fifo: {
-        if (h.type !== TypeFlag.Fifo && this.o.rootless) return;
+        if (h.type !== TypeFlag.Fifo && o.rootless) return;
         const t = h.type === TypeFlag.Char ? S_IFCHR : h.type === TypeFlag.Block ? S_IFBLK : S_IFIFO;
         const dev = BigInt(makedev(h.devmajor, h.devminor));
-        this.create(abs, h, () => S.mknodat(AT_FDCWD, cs0(abs), t | (h.mode & 0o7777), dev), "mknod");
-        this.meta(abs, h, t);
+        const dfd = this.dirFd;
+        this.create(base, h, () => S.mknodat(dfd, cs0(base), t | (h.mode & 0o7777), dev), "mknod");
+        this.meta(base, h, t);
         break;
       }
       default:
         throw new ArchiveError(`unhandled tar header type ${h.type}`);
     }
-    this.unpacked?.add(target);
+    this.unpacked?.add(joinRel(parent, base));
   }
 
   payload(bytes: Uint8Array): void {
@@ -349,7 +419,7 @@ class Extractor implements TarObserver {
       if (n < 0) {
         const e = errno();
         if (e === 4) continue;
-        throw sysError("write", this.fileAbs, e);
+        throw sysError("write", this.here(this.fileBase), e);
       }
       off += n;
     }
@@ -359,16 +429,17 @@ class Extractor implements TarObserver {
     const fd = this.fd;
     if (fd < 0) return;
     const h = this.cur!;
-    const abs = this.fileAbs;
     this.fd = -1;
     this.cur = null;
     try {
-      if (!this.o.noChown) this.chownResult(S.fchown(fd, this.uid, this.gid), abs);
-      if (h.xattrs.size) this.xattrs(abs, h, fd);
+      if (!this.o.noChown) this.chownResult(S.fchown(fd, this.uid, this.gid), this.fileBase);
+      if (h.xattrs.size) this.xattrs(this.fileBase, h, fd);
       const perm = h.mode & 0o7777;
-      if ((perm & 0o7000) !== 0 || (perm & this.umask) !== 0) check(S.fchmod(fd, perm), "chmod", abs);
+      if ((perm & 0o7000) !== 0 || (perm & this.umask) !== 0) {
+        if (S.fchmod(fd, perm) !== 0) throw sysError("chmod", this.here(this.fileBase), errno());
+      }
       this.times(h);
-      check(S.futimens(fd, tsBytes), "utimensat", abs);
+      if (S.futimens(fd, tsBytes) !== 0) throw sysError("utimensat", this.here(this.fileBase), errno());
     } finally {
       S.close(fd);
     }
@@ -376,16 +447,24 @@ class Extractor implements TarObserver {
 
   /** Called after the stream ended: directory times are set last. */
   finish(): void {
+    this.release();
     for (const d of this.dirTimes) {
       setTs(d.atime, d.mtime);
       check(S.utimensat(AT_FDCWD, cs0(d.abs), tsBytes, AT_SYMLINK_NOFOLLOW), "utimensat", d.abs);
     }
   }
 
-  /** Releases an open file after a failure. */
+  /** Releases descriptors after a failure. */
   abort(): void {
     if (this.fd >= 0) S.close(this.fd);
     this.fd = -1;
+    this.release();
+  }
+
+  private release(): void {
+    if (this.dirFd >= 0) S.close(this.dirFd);
+    this.dirFd = -1;
+    this.dirRel = null;
   }
 
   // ---- entry kinds ----
@@ -397,114 +476,144 @@ class Extractor implements TarObserver {
     }
     this.uid = this.o.chownTo ? this.o.chownTo.uid : mapId(this.o.uidMap, h.uid, "uid");
     this.gid = this.o.chownTo ? this.o.chownTo.gid : mapId(this.o.gidMap, h.gid, "gid");
-    this.meta(this.root, h, S_IFDIR);
+    this.enter("");
+    this.meta(".", h, S_IFDIR, true);
     this.dirTimes.push({ abs: this.root, atime: clampEpoch(h.atimeNs ?? 0n), mtime: clampEpoch(h.mtimeNs) });
   }
 
   /** Runs `make` (a creating syscall); on EEXIST removes what is there and retries once. */
-  private create(abs: string, h: TarHeader, make: () => number, op: string): void {
+  private create(base: string, h: TarHeader, make: () => number, op: string): void {
     if (make() === 0) return;
     let e = errno();
     if (e === EEXIST) {
-      const m = lstatMode(abs);
+      const m = this.lstatHere(base);
       if (this.o.noOverwriteDirNonDir && m >= 0 && (m & S_IFMT) === S_IFDIR) {
         throw new ArchiveError(
-          `cannot overwrite directory ${JSON.stringify(abs)} with non-directory ${JSON.stringify(h.name)}`,
+          `cannot overwrite directory ${JSON.stringify(this.here(base))} with non-directory ${
+            JSON.stringify(h.name)
+          }`,
         );
       }
-      this.removeAll(abs, m);
+      this.removeHere(base, m);
       if (make() === 0) return;
       e = errno();
     }
-    throw sysError(op, abs, e);
+    throw sysError(op, this.here(base), e);
   }
 
-  private openFile(abs: string, h: TarHeader): void {
+  private openFile(base: string, h: TarHeader): void {
     const flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     const perm = h.mode & 0o777;
     let fd = -1;
-    this.create(abs, h, () => (fd = S.open(cs0(abs), flags, perm)) >= 0 ? 0 : -1, "open");
+    const make = () => {
+      fd = S.openat(this.dirFd, cs0(base), flags, perm);
+      return fd >= 0 ? 0 : -1;
+    };
+    this.create(base, h, make, "open");
     this.fd = fd;
-    this.fileAbs = abs;
+    this.fileBase = base;
     this.cur = h;
   }
 
-  private makeDir(target: string, abs: string, h: TarHeader): void {
+  private makeDir(base: string, h: TarHeader): void {
     let merged = false;
-    if (S.mkdirat(AT_FDCWD, cs0(abs), h.mode & 0o777) !== 0) {
+    if (S.mkdirat(this.dirFd, cs0(base), h.mode & 0o777) !== 0) {
       const e = errno();
-      if (e !== EEXIST) throw sysError("mkdir", abs, e);
-      const m = lstatMode(abs);
-      if ((m & S_IFMT) === S_IFDIR && m >= 0) merged = true;
+      if (e !== EEXIST) throw sysError("mkdir", this.here(base), e);
+      const m = this.lstatHere(base);
+      if (m >= 0 && (m & S_IFMT) === S_IFDIR) merged = true;
       else {
         if (this.o.noOverwriteDirNonDir) {
           throw new ArchiveError(
-            `cannot overwrite non-directory ${JSON.stringify(abs)} with directory ${JSON.stringify(h.name)}`,
+            `cannot overwrite non-directory ${JSON.stringify(this.here(base))} with directory ${
+              JSON.stringify(h.name)
+            }`,
           );
         }
-        this.removeAll(abs, m);
-        check(S.mkdirat(AT_FDCWD, cs0(abs), h.mode & 0o777), "mkdir", abs);
+        this.removeHere(base, m);
+        if (S.mkdirat(this.dirFd, cs0(base), h.mode & 0o777) !== 0) {
+          throw sysError("mkdir", this.here(base), errno());
+        }
       }
     }
-    this.realDirs.add(target);
-    this.meta(abs, h, S_IFDIR, merged);
-    this.dirTimes.push({ abs, atime: clampEpoch(h.atimeNs ?? 0n), mtime: clampEpoch(h.mtimeNs) });
+    const rel = joinRel(this.dirRel!, base);
+    this.realDirs.add(rel);
+    this.meta(base, h, S_IFDIR, merged);
+    this.dirTimes.push({
+      abs: this.abs(rel),
+      atime: clampEpoch(h.atimeNs ?? 0n),
+      mtime: clampEpoch(h.mtimeNs),
+    });
   }
 
-  private hardLink(abs: string, h: TarHeader): void {
+  private hardLink(base: string, h: TarHeader): void {
     const t = cleanRelStrict(h.linkname);
     if (t === null || t === "") {
       throw new UnsafeArchiveError(
-        `invalid hardlink ${JSON.stringify(abs)} -> ${JSON.stringify(h.linkname)}`,
+        `invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}`,
       );
     }
+    const here = this.dirRel!;
     const tparent = this.resolveDir(dirOf(t), false);
+    this.enter(here);
     const tabs = this.abs(joinRel(tparent, baseOf(t)));
-    this.create(abs, h, () => S.linkat(AT_FDCWD, cs0(tabs), AT_FDCWD, cs1(abs), 0), "link");
-    const m = lstatMode(abs);
-    this.meta(abs, h, m < 0 ? 0 : m & S_IFMT);
+    const dfd = this.dirFd;
+    this.create(base, h, () => S.linkat(AT_FDCWD, cs1(tabs), dfd, cs0(base), 0), "link");
+    const m = this.lstatHere(base);
+    this.meta(base, h, m < 0 ? 0 : m & S_IFMT);
   }
 
-  /** Owner, xattrs, mode and times of a non-regular entry, by path without following it. */
-  private meta(abs: string, h: TarHeader, type: number, merged = false): void {
-    if (!this.o.noChown) this.chownResult(S.lchown(cs0(abs), this.uid, this.gid), abs);
-    if (h.xattrs.size) this.xattrs(abs, h, -1);
+  /** Owner, xattrs, mode and times of a non-regular entry in the current parent, not following it. */
+  private meta(base: string, h: TarHeader, type: number, merged = false): void {
+    const dfd = this.dirFd;
+    // "." (the root entry) cannot take AT_SYMLINK_NOFOLLOW-less semantics issues: it is a real directory.
+    if (!this.o.noChown) {
+      this.chownResult(S.fchownat(dfd, cs0(base), this.uid, this.gid, AT_SYMLINK_NOFOLLOW), base);
+    }
+    if (h.xattrs.size) this.xattrs(base, h, -1);
     if (type === S_IFLNK) {
       this.times(h, true);
-      check(S.utimensat(AT_FDCWD, cs0(abs), tsBytes, AT_SYMLINK_NOFOLLOW), "lutimes", abs);
+      if (S.utimensat(dfd, cs0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
+        throw sysError("lutimes", this.here(base), errno());
+      }
       return;
     }
     const perm = h.mode & 0o7777;
     if (merged || type !== S_IFDIR || (perm & 0o7000) !== 0 || (perm & this.umask) !== 0) {
-      check(S.chmod(cs0(abs), perm), "chmod", abs);
+      if (S.fchmodat(dfd, cs0(base), perm, 0) !== 0) throw sysError("chmod", this.here(base), errno());
     }
     this.times(h);
-    check(S.utimensat(AT_FDCWD, cs0(abs), tsBytes, AT_SYMLINK_NOFOLLOW), "utimensat", abs);
+    if (S.utimensat(dfd, cs0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
+      throw sysError("utimensat", this.here(base), errno());
+    }
   }
 
-  private chownResult(r: number, abs: string): void {
+  private chownResult(r: number, base: string): void {
     if (r === 0) return;
     const e = errno();
     if (this.o.ignoreChownErrors && (e === EPERM || e === EINVAL)) return;
-    const err = sysError("lchown", abs, e);
+    const err = sysError("lchown", this.here(base), e);
     throw new SystemError(
-      `potentially insufficient UIDs or GIDs available in user namespace (requested ${this.uid}:${this.gid} for ${abs}): ${err.message}`,
+      `potentially insufficient UIDs or GIDs available in user namespace (requested ${this.uid}:${this.gid} for ${
+        this.here(base)
+      }): ${err.message}`,
       e,
       err.code,
     );
   }
 
-  private xattrs(abs: string, h: TarHeader, fd: number): void {
+  private xattrs(base: string, h: TarHeader, fd: number): void {
+    const abs = fd >= 0 ? "" : this.here(base);
     for (const [k, v] of h.xattrs) {
       if (k === "security.selinux") continue;
-      const val = (v.length ? v : new Uint8Array(1).subarray(0, 0)) as Uint8Array<ArrayBuffer>;
+      const val = (v.length ? v : EMPTY) as Uint8Array<ArrayBuffer>;
       const r = fd >= 0
         ? S.fsetxattr(fd, cs1(k), val, BigInt(v.length), 0)
         : S.lsetxattr(cs0(abs), cs1(k), val, BigInt(v.length), 0);
       if (r === 0) continue;
       const e = errno();
       if (e === ENOTSUP || (this.o.rootless && e === EPERM)) continue;
-      throw sysError("lsetxattr", `${abs} ${k}`, e);
+      throw sysError("lsetxattr", `${fd >= 0 ? this.here(base) : abs} ${k}`, e);
     }
   }
 
@@ -517,41 +626,46 @@ class Extractor implements TarObserver {
   }
 
   private whiteout(parent: string, base: string, uid: number, gid: number): void {
-    const dirAbs = this.abs(parent);
     if (base === WH_OPAQUE) {
       if (this.fmt === "overlay") {
-        const y = new Uint8Array([0x79]);
+        const dirAbs = this.abs(parent);
         check(
-          S.lsetxattr(cs0(dirAbs), cs1(this.opaqueXattr), y, 1n, 0),
+          S.lsetxattr(cs0(dirAbs), cs1(this.opaqueXattr), Y, 1n, 0),
           "setxattr",
           `${dirAbs} ${this.opaqueXattr}`,
         );
       } else this.opaque(parent);
       return;
     }
-    const orig = joinRel(parent, base.slice(WH_PREFIX.length));
-    const abs = this.abs(orig);
-    this.removeAll(abs);
+    const orig = base.slice(WH_PREFIX.length);
+    if (orig === "" || orig === "." || orig === "..") return;
+    this.removeHere(orig);
     if (this.fmt === "overlay") {
-      check(S.mknodat(AT_FDCWD, cs0(abs), S_IFCHR, 0n), "mknod", abs);
+      if (S.mknodat(this.dirFd, cs0(orig), S_IFCHR, 0n) !== 0) {
+        throw sysError("mknod", this.here(orig), errno());
+      }
       if (!this.o.noChown) {
         this.uid = uid;
         this.gid = gid;
-        this.chownResult(S.lchown(cs0(abs), uid, gid), abs);
+        this.chownResult(S.fchownat(this.dirFd, cs0(orig), uid, gid, AT_SYMLINK_NOFOLLOW), orig);
       }
     }
   }
 
   /** "delete" opaque whiteout: removes everything under `dir` not extracted from this archive. */
   private opaque(dir: string): void {
+    let removed = false;
     const walk = (rel: string) => {
       for (const e of Deno.readDirSync(this.abs(rel))) {
         const child = joinRel(rel, e.name);
-        if (!this.unpacked!.has(child)) this.removeAll(this.abs(child));
-        else if (e.isDirectory) walk(child);
+        if (!this.unpacked!.has(child)) {
+          Deno.removeSync(this.abs(child), { recursive: true });
+          removed = true;
+        } else if (e.isDirectory) walk(child);
       }
     };
     walk(dir);
+    if (removed) this.invalidate();
   }
 }
 

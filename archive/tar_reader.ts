@@ -60,6 +60,20 @@ function cBytes(b: Uint8Array, start: number, len: number): Uint8Array {
   return b.slice(start, end);
 }
 
+/** End index of a NUL-terminated field, and whether it is plain ASCII (bit 31 clear). */
+function fieldEnd(b: Uint8Array, start: number, len: number): number {
+  let end = start;
+  const lim = start + len;
+  let hi = 0;
+  while (end < lim) {
+    const c = b[end];
+    if (c === 0) break;
+    hi |= c;
+    end++;
+  }
+  return (hi & 0x80) !== 0 ? -end : end;
+}
+
 function isValidUtf8(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) {
     if (b[i] >= 0x80) {
@@ -117,20 +131,24 @@ export function parseNumeric(b: Uint8Array, start: number, len: number): number 
 
 /** Verifies a header block checksum (unsigned or signed sum, as Go accepts both). */
 function checksumOk(b: Uint8Array, o: number): boolean {
-  let unsigned = 0, signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    let c = b[o + i];
-    if (i >= 148 && i < 156) c = 0x20;
-    unsigned += c;
-    signed += c >= 0x80 ? c - 256 : c;
-  }
+  // The checksum field itself counts as eight spaces.
+  let unsigned = 8 * 0x20;
+  for (let i = o, e = o + 148; i < e; i++) unsigned += b[i];
+  for (let i = o + 156, e = o + BLOCK; i < e; i++) unsigned += b[i];
   let stored: number;
   try {
     stored = parseNumeric(b, o + 148, 8);
   } catch {
     return false;
   }
-  return stored === unsigned || stored === signed;
+  if (stored === unsigned) return true;
+  let signed = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) {
+    if (i >= 148 && i < 156) continue;
+    const c = b[o + i];
+    signed += c >= 0x80 ? c - 256 : c;
+  }
+  return stored === signed;
 }
 
 function isZeroBlock(b: Uint8Array, o: number): boolean {
@@ -348,6 +366,9 @@ export class TarParser {
     if (p?.path !== undefined) {
       name = p.path;
       nameRaw = p.pathRaw;
+    } else if (!(ustar && b[o + 345] !== 0) && fieldEnd(b, o, 100) >= 0) {
+      // Common case: a plain ASCII name without prefix.
+      name = String.fromCharCode.apply(null, b.subarray(o, fieldEnd(b, o, 100)) as unknown as number[]);
     } else {
       const nb = cBytes(b, o, 100);
       let full = nb;
