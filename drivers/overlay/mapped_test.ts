@@ -1,6 +1,7 @@
 /** ID-mapped copies (diff1..N layout) and additional image stores. */
 import assert from "node:assert/strict";
 import { lstatNs } from "../../sys/fs.ts";
+import { mountAt } from "../../sys/mount.ts";
 import { goOk, ls, openDriver, tarBytes, tarStream, type TEntry, withTempStore } from "./testutil.ts";
 
 const T = { sanitizeResources: false, sanitizeOps: false };
@@ -118,5 +119,57 @@ Deno.test("overlay: lowers are resolved in additional image stores", T, async ()
         await goOk(s, ["--storage-opt", `overlay.imagestore=${ro.graph}`, "unmount", "child"]);
       }
     }, { go: true });
+  }, { go: true });
+});
+
+Deno.test("overlay: idmapped lowers shift a container's view as Go's do", T, async () => {
+  await withTempStore(async (s) => {
+    await goOk(s, ["import-layer", "--id", "base"], tarBytes(BASE));
+    await goOk(s, ["create-image", "--id", "img", "base"]);
+    await goOk(s, [
+      "create-container",
+      "--id",
+      "ctr",
+      "--uidmap",
+      "0:100000:65536",
+      "--gidmap",
+      "0:100000:65536",
+      "img",
+    ]);
+    const layer = /Layer: (\S+)/.exec(await goOk(s, ["container", "ctr"]))![1];
+    const owners = (root: string) =>
+      ["etc/passwd", "home", "home/user"].map((p) => {
+        const st = lstatNs(`${root}/${p}`);
+        return `${p} ${st.uid}:${st.gid}`;
+      });
+    const goMerged = (await goOk(s, ["mount", "ctr"])).trim();
+    const goOwners = owners(goMerged);
+    await goOk(s, ["unmount", "ctr"]);
+    assert.deepEqual(goOwners, ["etc/passwd 100000:100000", "home 101000:101000", "home/user 101000:101000"]);
+
+    const d = await openDriver(s);
+    assert.equal(d.supportsShifting(), true);
+    const merged = await d.get(layer, { uidMap: MAP, gidMap: MAP });
+    try {
+      assert.deepEqual(owners(merged), goOwners);
+      const info = mountAt(merged)!;
+      assert.match(
+        info.superOptions,
+        new RegExp(`lowerdir=${s.graph}/overlay/${layer}/mapped/0/l/[A-Z2-7]{26}`),
+      );
+      // The idmapped clones are detached once the overlay holds them.
+      assert.equal(mountAt(`${s.graph}/overlay/${layer}/mapped/0`), null);
+      // Files created by the container's root land in the upper with the host ID it maps to.
+      Deno.writeTextFileSync(`${merged}/new`, "n");
+    } finally {
+      await d.put(layer);
+    }
+    // Without maps the same layer shows the unshifted IDs.
+    const plain = await d.get(layer, {});
+    try {
+      assert.deepEqual(owners(plain), ["etc/passwd 0:0", "home 1000:1000", "home/user 1000:1000"]);
+    } finally {
+      await d.put(layer);
+    }
   }, { go: true });
 });

@@ -56,6 +56,8 @@ import {
 import {
   cachedFeature,
   cachedProbe,
+  cachedProbeAsync,
+  probeIdmappedLowerDir,
   probeMetacopy,
   probeNativeDiff,
   probeOverlay,
@@ -72,6 +74,7 @@ import {
 } from "./mounter.ts";
 import { parseMountOptions, splitOptions } from "./mountopts.ts";
 import { directorySize, overlayChanges } from "./changes.ts";
+import { createIDMappedMount, createUsernsProcess, mappedMountRoot } from "./idmapped.ts";
 import { overlayDiff } from "./diff.ts";
 
 const FLAG_FILE = ".has-mount-program";
@@ -160,6 +163,7 @@ export class OverlayDriver implements Driver {
     private readonly dType: boolean,
     private readonly metacopy: boolean,
     private readonly volatile: boolean,
+    private readonly idmappedLowers: boolean,
     private readonly rootless: boolean,
     private readonly uidMap: IDMap[],
     private readonly gidMap: IDMap[],
@@ -252,6 +256,12 @@ export class OverlayDriver implements Driver {
 
     if (!options.skipMountHome && !rootless) makePrivate(home);
 
+    let idmapped = false;
+    if (!options.mountProgram && !rootless && Deno.env.get("_CONTAINERS_OVERLAY_DISABLE_IDMAP") !== "yes") {
+      idmapped = (await cachedProbeAsync(runhome, "idmapped-lower-dir", () =>
+        probeIdmappedLowerDir(home))).value;
+    }
+
     const d = new OverlayDriver(
       home,
       runhome,
@@ -260,13 +270,13 @@ export class OverlayDriver implements Driver {
       dType,
       metacopy,
       volatile,
+      idmapped,
       rootless,
       init.uidMap,
       init.gidMap,
     );
     // Probed at init, as Go does, so that the marker exists for every later process.
     d.useNaiveDiff();
-    await Promise.resolve();
     return d;
   }
 
@@ -564,8 +574,35 @@ export class OverlayDriver implements Driver {
     mkdirAs(merged, 0o700, root.uid, root.gid, true);
 
     if (this.refIncDec(merged, 1) > 1) return merged;
+    const mapped: string[] = [];
     try {
       if (!this.options.mountProgram && this.rootless) optsList.push("userxattr");
+      if (
+        !this.options.mountProgram && this.supportsShifting() && options.uidMap?.length &&
+        options.gidMap?.length
+      ) {
+        // Lowers are read through idmapped clones of the directories holding them.
+        const mappedRoot = `${this.home}/${id}/mapped`;
+        mkdirAllAs(mappedRoot, 0o700);
+        const ns = await createUsernsProcess(options.uidMap, options.gidMap);
+        try {
+          const roots = new Map<string, string>();
+          for (let i = 0; i < absLowers.length; i++) {
+            const src = mappedMountRoot(absLowers[i]);
+            let root = roots.get(src);
+            if (root === undefined) {
+              root = `${mappedRoot}/${roots.size}`;
+              createIDMappedMount(src, root, ns.pid);
+              mapped.push(root);
+              roots.set(src, root);
+            }
+            absLowers[i] = root + absLowers[i].slice(src.length);
+            relLowers[i] = absLowers[i].slice(this.home.length + 1);
+          }
+        } finally {
+          await ns.close();
+        }
+      }
       const spec = {
         home: this.home,
         target: merged,
@@ -599,6 +636,9 @@ export class OverlayDriver implements Driver {
     } catch (err) {
       this.refIncDec(merged, -1);
       throw err;
+    } finally {
+      // The overlay holds its own references: the idmapped clones can go (their dirs stay, as with Go).
+      for (const m of mapped) detach(m);
     }
     return merged;
   }
@@ -688,9 +728,10 @@ export class OverlayDriver implements Driver {
     return Promise.resolve(out);
   }
 
-  /** Shifting is done by the mount program's uidmapping (idmapped kernel mounts are not implemented). */
+  /** Mounts can shift IDs: by the mount program's uidmapping, or by idmapped lower layers. */
   supportsShifting(): boolean {
-    return this.options.mountProgram !== "";
+    if (Deno.env.get("_CONTAINERS_OVERLAY_DISABLE_IDMAP") === "yes") return false;
+    return this.options.mountProgram !== "" || this.idmappedLowers;
   }
 
   /** Detaches the private bind mount of the home made at init. */

@@ -58,6 +58,7 @@ Deno.test("overlay: layout, modes, links and markers after create", T, async () 
     assert.equal(mode(`${home}/.has-mount-program`), 0o600);
     assert.equal(mode(`${home}/l`), 0o755);
     assert.deepEqual(ls(`${s.run}/overlay`), [
+      "idmapped-lower-dir-true",
       "metacopy()-false",
       "native-diff()-true",
       "overlay-true",
@@ -96,7 +97,7 @@ Deno.test("overlay: layout, modes, links and markers after create", T, async () 
       ["Supports d_type", "true"],
       ["Native Overlay Diff", "true"],
       ["Using metacopy", "false"],
-      ["Supports shifting", "false"],
+      ["Supports shifting", "true"],
       ["Supports volatile", "true"],
     ]);
     assert.deepEqual(await d.metadata("child"), {

@@ -13,6 +13,7 @@ import { DT_UNKNOWN, readDirFd } from "../../sys/dirent_vfs.ts";
 import { closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openFd } from "../../sys/fs.ts";
 import { isErrno } from "../../sys/errno.ts";
 import { parseMountOptions } from "./mountopts.ts";
+import { createIDMappedMount, createUsernsProcess } from "./idmapped.ts";
 
 /** A cached probe result, or null when no marker exists. */
 export function cachedFeature(runhome: string, feature: string): { value: boolean; text: string } | null {
@@ -172,4 +173,60 @@ export function probeVolatile(home: string, mountOpts: string): void {
     mount("overlay", `${dir}/merged`, "overlay", flags, [...data, ...extra].join(","));
     umount2(`${dir}/merged`, MNT_DETACH);
   });
+}
+
+/** Runs the async `probe` unless a marker exists (see cachedProbe). */
+export async function cachedProbeAsync(
+  runhome: string,
+  feature: string,
+  probe: () => Promise<void>,
+): Promise<{ value: boolean; text: string }> {
+  const cached = cachedFeature(runhome, feature);
+  if (cached) return cached;
+  let value = true, text = "";
+  try {
+    await probe();
+  } catch (err) {
+    value = false;
+    text = err instanceof Error ? err.message : String(err);
+  }
+  setCachedFeature(runhome, feature, value, text);
+  return { value, text };
+}
+
+/** Throws unless an idmapped mount can serve as an overlay lower (Go's supportsIdmappedLowerLayers). */
+export async function probeIdmappedLowerDir(home: string): Promise<void> {
+  const dir = `${home}/compat${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  Deno.mkdirSync(dir, { mode: 0o700 });
+  try {
+    mkdirs(dir, ["merged", "lower", "lower-mapped", "upper", "work"], 0o700);
+    const ns = await createUsernsProcess(
+      [{ containerId: 0, hostId: 0, size: 1 }],
+      [{ containerId: 0, hostId: 0, size: 1 }],
+    );
+    try {
+      createIDMappedMount(`${dir}/lower`, `${dir}/lower-mapped`, ns.pid);
+      try {
+        mount(
+          "overlay",
+          `${dir}/merged`,
+          "overlay",
+          0,
+          `lowerdir=${dir}/lower-mapped,upperdir=${dir}/upper,workdir=${dir}/work`,
+        );
+        umount2(`${dir}/merged`, MNT_DETACH);
+      } finally {
+        umount2(`${dir}/lower-mapped`, MNT_DETACH);
+      }
+    } finally {
+      await ns.close();
+    }
+  } finally {
+    for (const m of ["merged", "lower-mapped"]) {
+      try {
+        umount2(`${dir}/${m}`, MNT_DETACH);
+      } catch { /* not mounted */ }
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
 }
