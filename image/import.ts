@@ -262,13 +262,18 @@ async function createLayer(
   try {
     layer = await store.createLayer({ id, parent: parent || undefined, diff: counting(v.stream, progress) });
   } catch (e) {
+    // A decompressor or tar reader in the store wraps the verifier's error: report the original.
+    const own = v.error;
     await v.abort();
-    if (e instanceof DuplicateIDError) {
+    if (!own && e instanceof DuplicateIDError) {
       // Created by another process meanwhile.
       const other = await tryLayer(store, id);
       if (other) return other;
+    } else if (await tryLayer(store, id)) {
+      // The store should have removed its half-made layer; make sure.
+      await store.deleteLayer(id).catch(() => {});
     }
-    throw e;
+    throw own ?? e;
   }
   created.push(layer.id);
   await v.verify();

@@ -49,6 +49,11 @@ export class VerifyingStream {
     }, { highWaterMark: 0 });
   }
 
+  /** The error this stream raised to its consumer (size or digest), if any. */
+  get error(): Error | null {
+    return (this.#result ?? this.#failure ?? null) as Error | null;
+  }
+
   /** Bytes seen so far. */
   get bytesRead(): number {
     return this.#seen;
