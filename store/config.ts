@@ -108,28 +108,40 @@ function homeDir(env: Env): string {
 }
 
 /**
- * The rootless runtime directory, as Go's homedir.GetRuntimeDir: `$XDG_RUNTIME_DIR`,
- * else `/run/user/UID` if owned by us with rwx, else `$TMPDIR/storage-run-UID` (created),
- * else `$HOME/rundir`.
+ * The rootless runtime directory, as Go 1.43's getRootlessRuntimeDir: `$XDG_RUNTIME_DIR`;
+ * else, when PID 1 is systemd, `/run/user/UID` if we own it (mode rwx for us only); else
+ * `$TMPDIR/containers-user-UID` (created 0700, or reused if we own it); else `$HOME/rundir`.
  */
 export function rootlessRuntimeDir(uid: number, env: Env = processEnv()): string {
   const xdg = env.XDG_RUNTIME_DIR;
-  if (xdg) return evalSymlinks(xdg) ?? xdg;
-  const usable = (dir: string) => {
+  if (xdg) return xdg;
+  const owned = (dir: string) => {
     try {
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch { /* checked below */ }
-    try {
-      const st = Deno.statSync(dir);
-      return st.isDirectory && st.uid === uid && ((st.mode ?? 0) & 0o700) === 0o700;
+      const st = Deno.lstatSync(dir);
+      const mode = st.mode ?? 0;
+      return st.uid === uid && (mode & 0o700) === 0o700 && (mode & 0o066) === 0;
     } catch {
       return false;
     }
   };
-  const run = `/run/user/${uid}`;
-  if (usable(run)) return run;
-  const tmp = `${env.TMPDIR || "/tmp"}/storage-run-${uid}`;
-  if (usable(tmp)) return tmp;
+  let init = "";
+  try {
+    init = Deno.readTextFileSync("/proc/1/comm").trim();
+  } catch { /* no /proc: not systemd */ }
+  if (init === "systemd" && owned(`/run/user/${uid}`)) return `/run/user/${uid}`;
+  const tmp = `${env.TMPDIR || "/tmp"}/containers-user-${uid}`;
+  let present = true;
+  try {
+    Deno.lstatSync(tmp);
+  } catch {
+    present = false;
+  }
+  if (!present) {
+    try {
+      Deno.mkdirSync(tmp, { mode: 0o700 });
+      return tmp;
+    } catch { /* Go logs and falls through */ }
+  } else if (owned(tmp)) return tmp;
   const home = homeDir(env);
   if (!home) throw new ConfigError("neither XDG_RUNTIME_DIR nor HOME was set non-empty");
   return `${evalSymlinks(home) ?? home}/rundir`;
@@ -643,14 +655,19 @@ export function loadStoreOptionsSync(opts: LoadOptions = {}): LoadedConfig {
   let result = system;
   if (rootless) {
     result = rootlessOptions(uid, system, env, log);
-    // The user's own file replaces everything when it exists.
+    // The user's file ($CONTAINERS_STORAGE_CONF first) replaces everything when it exists,
+    // without the rootless driver filter.
     const userFile = envConf ??
       (env.XDG_CONFIG_HOME
         ? `${env.XDG_CONFIG_HOME}/containers/storage.conf`
         : `${homeDir(env)}/.config/containers/storage.conf`);
-    if (envConf === undefined && exists(userFile)) {
+    if (exists(userFile)) {
       const defRun = result.runRoot!, defGraph = result.graphRoot!;
-      result = reloadConfigurationFile(userFile, env, log, opts.subIDFiles).options;
+      // Go caches the last file read by path and mtime: the same file is not read (nor
+      // reported) twice.
+      result = userFile === file
+        ? structuredClone(system)
+        : reloadConfigurationFile(userFile, env, log, opts.subIDFiles).options;
       if (!result.runRoot) result.runRoot = defRun;
       if (!result.graphRoot) result.graphRoot = result.rootlessStoragePath || defGraph;
       file = userFile;

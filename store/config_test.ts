@@ -295,9 +295,15 @@ Deno.test("rootless: XDG defaults, rootless_storage_path, driver filter, user fi
     assert.equal(r.options.graphRoot, `${d}/data/containers/storage`);
     assert.equal(r.options.driverName, "vfs");
 
-    // Without XDG_RUNTIME_DIR a usable fallback is picked (never a root-owned dir for us).
-    const fallback = defaultRunRoot(0o7777777, { HOME: `${d}/home`, TMPDIR: d });
-    assert.ok(fallback.endsWith("/containers"));
+    // Without XDG_RUNTIME_DIR: $TMPDIR/containers-user-UID when we create it, and when it
+    // exists but is not ours, $HOME/rundir.
+    const noXdg = { HOME: `${d}/home`, TMPDIR: d };
+    assert.equal(defaultRunRoot(4242, noXdg), `${d}/containers-user-4242/containers`);
+    assert.equal(Deno.statSync(`${d}/containers-user-4242`).mode! & 0o777, 0o700);
+    Deno.mkdirSync(`${d}/home`, { recursive: true });
+    assert.equal(defaultRunRoot(4242, noXdg), `${d}/home/rundir/containers`);
+    Deno.chownSync(`${d}/containers-user-4242`, 4242, 4242);
+    assert.equal(defaultRunRoot(4242, noXdg), `${d}/containers-user-4242/containers`);
   } finally {
     Deno.removeSync(d, { recursive: true });
   }
@@ -456,6 +462,97 @@ basesize = "10G"
         l.level === "warning" || (l.level === "error" && l.msg.startsWith("The storage"))
       );
       assert.deepEqual(mine.log, goLog, `${c.name}: log`);
+    }
+  } finally {
+    Deno.removeSync(d, { recursive: true });
+  }
+});
+
+/** Runs `containers-storage --debug layers` as uid 1000 with exactly `env` (plus PATH). */
+async function goReadsRootless(env: Record<string, string>): Promise<GoView> {
+  const out = await new Deno.Command("setpriv", {
+    args: ["--reuid=1000", "--regid=1000", "--clear-groups", "containers-storage", "--debug", "layers"],
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
+    cwd: "/",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const view: GoView = { root: "", runRoot: "", driver: "", options: "", log: [], stdout: [] };
+  for (const line of new TextDecoder().decode(out.stderr).split("\n")) {
+    const m = /level=(\w+) msg=("(?:[^"\\]|\\.)*")/.exec(line);
+    if (!m) continue;
+    const msg = JSON.parse(m[2]) as string;
+    if (msg.startsWith("Root: ")) view.root = msg.slice(6);
+    else if (msg.startsWith("Run Root: ")) view.runRoot = msg.slice(10);
+    else if (msg.startsWith("Driver Name: ")) view.driver = msg.slice(13);
+    else if (msg.startsWith("Driver Options: ")) view.options = msg.slice(16);
+    else if (m[1] !== "debug") view.log.push({ level: m[1], msg });
+  }
+  return view;
+}
+
+Deno.test("differential (rootless, uid 1000): Go 1.43 and we pick the same roots, driver and options", async () => {
+  const d = tmp();
+  try {
+    Deno.chmodSync(d, 0o755);
+    for (const sub of ["home", "run", "cfg/containers", "tmp", "data"]) {
+      Deno.mkdirSync(`${d}/${sub}`, { recursive: true });
+    }
+    Deno.chmodSync(`${d}/tmp`, 0o1777);
+    for (const sub of ["home", "run", "cfg", "cfg/containers", "data"]) {
+      Deno.chownSync(`${d}/${sub}`, 1000, 1000);
+    }
+    Deno.writeTextFileSync(
+      `${d}/sys.conf`,
+      '[storage]\ndriver = "zfs"\nrootless_storage_path = "$HOME/rl-$UID"\n[storage.options.zfs]\nmountopt = "x"\n',
+    );
+    Deno.writeTextFileSync(
+      `${d}/ovl.conf`,
+      '[storage]\ndriver = "overlay2"\n[storage.options]\nmountopt = "nodev"\n[storage.options.overlay]\nignore_chown_errors = "true"\n',
+    );
+    const cases: Array<{ name: string; env: Record<string, string>; userFile?: string }> = [
+      { name: "xdg runtime, system file", env: { HOME: `${d}/home`, XDG_RUNTIME_DIR: `${d}/run` } },
+      { name: "tmp per-user dir", env: { HOME: `${d}/home`, TMPDIR: `${d}/tmp` } },
+      {
+        name: "data home, env conf, driver filtered",
+        env: {
+          HOME: `${d}/home`,
+          XDG_RUNTIME_DIR: `${d}/run`,
+          XDG_DATA_HOME: `${d}/data`,
+          CONTAINERS_STORAGE_CONF: `${d}/sys.conf`,
+        },
+      },
+      {
+        name: "overlay2 keeps ignore_chown_errors only, STORAGE_OPTS appended",
+        env: {
+          HOME: `${d}/home`,
+          XDG_RUNTIME_DIR: `${d}/run`,
+          CONTAINERS_STORAGE_CONF: `${d}/ovl.conf`,
+          STORAGE_OPTS: "overlay.a=b",
+        },
+      },
+      {
+        name: "user file replaces",
+        env: { HOME: `${d}/home`, XDG_RUNTIME_DIR: `${d}/run`, XDG_CONFIG_HOME: `${d}/cfg` },
+        userFile:
+          '[storage]\ndriver = "vfs"\nrunroot = "/tmp/cs-rl-run-$UID"\n[storage.options.vfs]\nignore_chown_errors = "true"\n',
+      },
+    ];
+    for (const c of cases) {
+      if (c.userFile) Deno.writeTextFileSync(`${d}/cfg/containers/storage.conf`, c.userFile);
+      const go = await goReadsRootless(c.env);
+      // Go created its run dir as uid 1000 where it had to; we then find and reuse it.
+      const mine = await loadStoreOptions({ uid: 1000, env: c.env });
+      assert.equal(mine.options.graphRoot, go.root, `${c.name}: graph root`);
+      assert.equal(mine.options.runRoot, go.runRoot, `${c.name}: run root`);
+      assert.equal(mine.options.driverName, go.driver, `${c.name}: driver`);
+      assert.equal(`[${mine.options.driverOptions!.join(" ")}]`, go.options, `${c.name}: options`);
+      assert.deepEqual(
+        mine.log,
+        go.log.filter((l) => l.level === "warning" || l.msg.startsWith("The storage")),
+        `${c.name}: log`,
+      );
     }
   } finally {
     Deno.removeSync(d, { recursive: true });
