@@ -506,8 +506,8 @@ function reloadConfigurationFile(
   let uidMap: IDMap[];
   let gidMap: IDMap[];
   try {
-    uidMap = parseIDMap([s("remap-uids")], "remap-uids" as "uid");
-    gidMap = parseIDMap([s("remap-gids")], "remap-gids" as "gid");
+    uidMap = parseIDMap([s("remap-uids")], "remap-uids");
+    gidMap = parseIDMap([s("remap-gids")], "remap-gids");
   } catch (e) {
     throw new ConfigError((e as Error).message, undefined, { cause: e });
   }

@@ -69,12 +69,13 @@ function parseUint32(s: string): number | null {
 
 /**
  * Parses `C:H:N` triples chained with `:` (`0:100000:65536:65536:200000:10`). Several
- * specs may be given (empty ones are skipped). Malformed input throws IDMapError with
+ * specs may be given (empty ones are skipped). `kind` names the setting in errors (`uid`,
+ * `gid`, or a config key such as `remap-uids`). Malformed input throws IDMapError with
  * Go's text: `initializing ID mappings: uid setting is malformed expected
  * ["uint32:uint32:uint32"]: ["bogus"]`. Overlaps are not checked here (Go does not);
  * see `validateIDMap`.
  */
-export function parseIDMap(spec: string | string[], kind: "uid" | "gid"): IDMap[] {
+export function parseIDMap(spec: string | string[], kind: string): IDMap[] {
   const specs = typeof spec === "string" ? [spec] : spec;
   const out: IDMap[] = [];
   const fail = () =>
