@@ -74,6 +74,29 @@ export async function buildBusybox(
   return id;
 }
 
+/** Commits `name` as `base` plus one layer holding `/extra.txt`; returns the image ID. */
+export async function addLayer(
+  driver: string,
+  graph: string,
+  runRoot: string,
+  base: string,
+  name: string,
+  text: string,
+): Promise<string> {
+  const b = storeFlags(driver, graph, runRoot);
+  const c = (await must("buildah", [...b, "from", base])).trim();
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, text);
+    await must("buildah", [...b, "copy", c, file, "/extra.txt"]);
+  } finally {
+    await Deno.remove(file);
+  }
+  const id = (await must("buildah", [...b, "commit", "-q", c, name])).trim();
+  await must("buildah", [...b, "rm", c]);
+  return id;
+}
+
 /** Shuts a store down with the Go CLI (drops overlay's private mounts) before it is removed. */
 export async function shutdownGo(driver: string, graph: string, runRoot: string): Promise<void> {
   await run("containers-storage", [
