@@ -363,7 +363,7 @@ class Extractor implements TarObserver {
     const base = slash < 0 ? rel : rel.slice(slash + 1);
     // Parents are created even for whiteouts (Go does).
     const parent = this.resolveDir(parentRel, true);
-    if (this.fmt === "delete" && slash < 0 && rel.startsWith(WH_META_PREFIX) && rel !== WH_OPAQUE) {
+    if (this.fmt === "delete" && rel.startsWith(WH_META_PREFIX) && rel !== WH_OPAQUE) {
       return; // AUFS metadata (.wh..wh.plnk and friends) is not extracted
     }
     const o = this.o;
