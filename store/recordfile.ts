@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { CorruptFileError, ReadOnlyError } from "./errors.ts";
+import { CorruptFileError, LockError, ReadOnlyError } from "./errors.ts";
 import { LockFile } from "./lockfile.ts";
 import { writeFileAtomicSync } from "./atomic.ts";
 import { encodeArray, type ExtraFields, JSONShapeError, parseArrayFile } from "./json.ts";
@@ -56,7 +56,7 @@ export abstract class RecordFile<T extends Named> {
     this.path = `${dir}/${file}`;
     this.volatilePath = volatilePath;
     this.readOnly = readOnly;
-    this.lock = LockFile.get(lockPath, { readOnly });
+    this.lock = getLock(lockPath, readOnly);
   }
 
   /** Kind name for messages. */
@@ -217,6 +217,21 @@ export abstract class RecordFile<T extends Named> {
   protected assertWritable(): void {
     if (this.readOnly) throw new ReadOnlyError(`${this.kind} store at ${this.dir}`);
     this.lock.assertLockedForWriting();
+  }
+}
+
+/**
+ * The lock of a store. A read-only store whose lock this process already holds as a
+ * read-write lock (the same root opened both ways) shares that instance: it only ever
+ * takes read locks through it.
+ */
+function getLock(path: string, readOnly: boolean): LockFile {
+  if (!readOnly) return LockFile.get(path);
+  try {
+    return LockFile.get(path, { readOnly: true });
+  } catch (e) {
+    if (e instanceof LockError) return LockFile.get(path);
+    throw e;
   }
 }
 

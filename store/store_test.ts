@@ -261,3 +261,42 @@ Deno.test("sizes, mounts, shutdown and wipe", () =>
     assert.equal(await Deno.readTextFile(`${root}/r/vfs-layers/mountpoints.json`), "[]");
     assert.deepEqual([...Deno.readDirSync(`${root}/g/vfs/dir`)], []);
   }));
+
+Deno.test("additional read-only image stores: listed, usable as bases, not modifiable", async () => {
+  const root = await Deno.makeTempDir({ prefix: "cs-ro-" });
+  try {
+    const ro = await openStore({ graphRoot: `${root}/ro`, runRoot: `${root}/ror`, driverName: "vfs" });
+    await ro.createLayer({ id: "rol", diff: makeTar([{ name: "f", data: "ro" }]) });
+    await ro.createImage({ id: "roi", layer: "rol", names: ["roimg"] });
+    await ro.close();
+    const s = await openStore({
+      graphRoot: `${root}/g`,
+      runRoot: `${root}/r`,
+      driverName: "vfs",
+      driverOptions: [`vfs.imagestore=${root}/ro`],
+    });
+    try {
+      await s.createLayer({ id: "own" });
+      assert.deepEqual((await s.layers()).map((l) => [l.id, l.readOnly]), [["own", false], ["rol", true]]);
+      assert.deepEqual((await s.images()).map((i) => [i.id, i.readOnly]), [["roi", true]]);
+      const c = await s.createContainer({ image: "roimg" });
+      assert.equal((await s.layer(c.layerId)).parent, "rol");
+      const p = await s.mount(c.id);
+      assert.equal(await Deno.readTextFile(`${p}/f`), "ro");
+      await s.unmount(c.id);
+      await assert.rejects(() => s.setMetadata("roi", "x"), NotALayerImageOrContainerError);
+      await assert.rejects(() => s.deleteImage("roi"), NotAnImageError);
+      await assert.rejects(() => s.deleteLayer("rol"), NotALayerError);
+      // set-names on a read-only image makes a writable copy of its record (as Go).
+      assert.deepEqual(await s.setNames("roi", ["n1", "n2"]), ["n2"]);
+      assert.deepEqual((await s.images()).map((i) => [i.id, i.readOnly, i.names]), [
+        ["roi", false, ["n2"]],
+        ["roi", true, ["roimg"]],
+      ]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
