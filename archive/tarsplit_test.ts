@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
+import { extractTar } from "./extract.ts";
+import { scanTar } from "./tar_reader.ts";
+import {
+  cleanPath,
+  dirFileGetter,
+  DuplicatePathError,
+  goJsonString,
+  readTarSplit,
+  replayTarSplit,
+  TarSplitRecorder,
+} from "./tarsplit.ts";
+import { TypeFlag } from "./types.ts";
+import { IntegrityError } from "../store/errors.ts";
+import {
+  buildRichTree,
+  collect,
+  fileStream,
+  makeTar,
+  rm,
+  run,
+  sh,
+  sha256,
+  streamOf,
+  tmp,
+} from "./test_util.ts";
+
+/** Extracts `tarPath` into `dir` while recording, then replays; returns the replayed bytes. */
+async function roundTrip(tarPath: string, dir: string): Promise<Uint8Array> {
+  Deno.mkdirSync(dir);
+  const rec = TarSplitRecorder.create(`${dir}.tar-split.gz`);
+  try {
+    await extractTar(await fileStream(tarPath), dir, { observers: [rec] });
+    rec.commit();
+  } catch (e) {
+    rec.abort();
+    throw e;
+  }
+  assert.equal(Deno.statSync(`${dir}.tar-split.gz`).mode! & 0o777, 0o600);
+  return await collect(replayTarSplit(`${dir}.tar-split.gz`, dirFileGetter([dir])));
+}
+
+Deno.test("record while extracting and replay: byte-identical for GNU pax/gnu/ustar and python tars with trailing data", async () => {
+  const d = tmp();
+  try {
+    Deno.mkdirSync(`${d}/src`);
+    buildRichTree(`${d}/src`);
+    sh(
+      `tar --xattrs --xattrs-include='*' --format=pax -cf pax.tar -C src .
+       tar --format=gnu -cf gnu.tar -C src .
+       tar --format=ustar -cf ustar.tar -C src sub/file.txt suid owned sticky
+       python3 - <<'PY'
+import tarfile, io, os
+with tarfile.open("py.tar", "w", format=tarfile.PAX_FORMAT) as t:
+    for i in range(3):
+        ti = tarfile.TarInfo("d/f%d" % i); ti.size = 700 * i; ti.mtime = 1.5e9
+        t.addfile(ti, io.BytesIO(os.urandom(700 * i)))
+with open("py.tar", "ab") as f:
+    f.write(os.urandom(5000))   # trailing garbage after the record padding
+PY`,
+      d,
+    );
+    for (const t of ["pax", "gnu", "ustar", "py"]) {
+      const original = Deno.readFileSync(`${d}/${t}.tar`);
+      const replayed = await roundTrip(`${d}/${t}.tar`, `${d}/x-${t}`);
+      assert.equal(replayed.length, original.length, t);
+      assert.equal(sha256(replayed), sha256(original), t);
+    }
+  } finally {
+    rm(d);
+  }
+});
+
+Deno.test("JSON lines follow Go's field order, CRC payloads, null for empty files, segments in base64", async () => {
+  const tar = makeTar([
+    { name: "etc/hostname", data: "base\n" },
+    { name: "empty", data: "" },
+    { name: "a<b>&c", data: "x\n" },
+    { name: "dir/", type: TypeFlag.Dir },
+  ]);
+  const chunks: Uint8Array[] = [];
+  const rec = new TarSplitRecorder((gz) => chunks.push(gz.slice()));
+  await scanTar(streamOf(tar), [rec]);
+  const text = new TextDecoder().decode(gunzipSync(Buffer.concat(chunks)));
+  const lines = text.trimEnd().split("\n");
+  assert.match(lines[0], /^\{"type":2,"payload":"[A-Za-z0-9+/=]+","position":0\}$/);
+  assert.equal(lines[1], '{"type":1,"name":"etc/hostname","size":5,"payload":"YULMdBbwAAA=","position":1}');
+  assert.equal(lines[3], '{"type":1,"name":"empty","payload":null,"position":3}');
+  assert.equal(
+    lines[5],
+    '{"type":1,"name":"a\\u003cb\\u003e\\u0026c","size":2,"payload":"YVMQAAAAAAA=","position":5}',
+  );
+  assert.equal(lines[7], '{"type":1,"name":"dir/","payload":null,"position":7}');
+  // The trailer (two zero blocks) ends the file as a segment.
+  assert.match(lines[lines.length - 1], /^\{"type":2,"payload":"A{1366}==","position":8\}$/);
+  assert.equal(goJsonString("\u2028\b"), '"\\u2028\\u0008"');
+});
+
+Deno.test("duplicate cleaned names are rejected with Go's error", async () => {
+  const tar = makeTar([{ name: "a/b", data: "1" }, { name: "./a//b", data: "2" }]);
+  const rec = new TarSplitRecorder(() => {});
+  await assert.rejects(
+    scanTar(streamOf(tar), [rec]),
+    (e) => e instanceof DuplicatePathError && e.message === "duplicates of file paths not supported",
+  );
+  assert.equal(cleanPath("./a//b/"), "a/b");
+});
+
+Deno.test("replay detects modified, truncated, extended and missing files (IntegrityError)", async () => {
+  const d = tmp();
+  try {
+    const tar = makeTar([{ name: "f", data: "content" }, { name: "g", data: "other" }]);
+    Deno.writeFileSync(`${d}/t.tar`, tar);
+    const good = await roundTrip(`${d}/t.tar`, `${d}/x`);
+    assert.equal(sha256(good), sha256(tar));
+    const ts = `${d}/x.tar-split.gz`, getter = () => dirFileGetter([`${d}/x`]);
+    for (const change of ["tontent", "conten", "content!"]) {
+      Deno.writeTextFileSync(`${d}/x/f`, change);
+      await assert.rejects(
+        collect(replayTarSplit(ts, getter())),
+        (e) => e instanceof IntegrityError && /"f"/.test(e.message),
+      );
+    }
+    Deno.removeSync(`${d}/x/f`);
+    await assert.rejects(collect(replayTarSplit(ts, getter())), IntegrityError);
+  } finally {
+    rm(d);
+  }
+});
+
+Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays ours", async () => {
+  const d = tmp();
+  const cs = (args: string[]) =>
+    run("containers-storage", ["--graph", `${d}/g`, "--run", `${d}/r`, "--storage-driver", "vfs", ...args]);
+  try {
+    Deno.mkdirSync(`${d}/src`);
+    buildRichTree(`${d}/src`);
+    sh(`tar --xattrs --xattrs-include='*' --format=pax -cf t.tar -C src . && printf 'junk' >> t.tar`, d);
+    const original = Deno.readFileSync(`${d}/t.tar`);
+    const id = new TextDecoder().decode(cs(["import-layer", "--file", `${d}/t.tar`])).trim().split("\n")
+      .pop()!.trim();
+    const goTs = `${d}/g/vfs-layers/${id}.tar-split.gz`;
+    const layerDir = `${d}/g/vfs/dir/${id}`;
+    // Go's file, our replay
+    const ours = await collect(replayTarSplit(goTs, dirFileGetter([layerDir])));
+    assert.equal(sha256(ours), sha256(original));
+    let files = 0;
+    for await (const e of readTarSplit(goTs)) if (e.type === 1 && e.size > 0) files++;
+    assert.ok(files >= 8);
+    // our file, Go's replay
+    const rec = TarSplitRecorder.create(goTs);
+    await scanTar(streamOf(original), [rec]);
+    rec.commit();
+    const goDiff = cs(["diff", "-u", id]);
+    assert.equal(sha256(goDiff), sha256(original));
+  } finally {
+    rm(d);
+  }
+});
