@@ -5,6 +5,7 @@
  * @module
  */
 
+import { InvalidDigestFormatError, InvalidDigestLengthError, UnsupportedDigestError } from "../mod.ts";
 import type { Image } from "../mod.ts";
 import { attempt, imageJSON, metadataFromFlags } from "./common.ts";
 import { flagBool, flagList, flagString } from "./context.ts";
@@ -57,7 +58,10 @@ const imagesByDigest: Action = async (ctx) => {
   try {
     found = await ctx.store.imagesByDigest(ctx.args[0]);
   } catch (e) {
-    await ctx.err.print(`${ctx.args[0]}: ${errorText(e)}\n`);
+    // Go prints the digest parser's bare error after the argument.
+    const bare = e instanceof InvalidDigestFormatError || e instanceof InvalidDigestLengthError ||
+      e instanceof UnsupportedDigestError;
+    await ctx.err.print(`${ctx.args[0]}: ${bare ? e.base : errorText(e)}\n`);
     return 1;
   }
   await listImages(ctx, found, []);

@@ -20,6 +20,18 @@ export interface RunResult {
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
+/**
+ * A storage.conf naming a driver, so that loading it prints nothing (Go logs an error for a
+ * config without `driver`); tests always select their store with global flags.
+ */
+export const TEST_CONF = Deno.makeTempFileSync({ prefix: "cs-cli-", suffix: ".conf" });
+Deno.writeTextFileSync(TEST_CONF, '[storage]\ndriver = "vfs"\n');
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(TEST_CONF);
+  } catch { /* already gone */ }
+});
+
 /** Options of a run. */
 export interface RunOptions {
   /** Bytes fed to stdin (default: empty). */
@@ -31,7 +43,7 @@ export interface RunOptions {
 }
 
 async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const env: Record<string, string> = { CONTAINERS_STORAGE_CONF: "/dev/null/none", ...opts.env };
+  const env: Record<string, string> = { CONTAINERS_STORAGE_CONF: TEST_CONF, ...opts.env };
   const child = new Deno.Command(cmd, {
     args,
     env,
@@ -74,7 +86,7 @@ export async function runInProcess(args: string[], env: Record<string, string> =
     stdout,
     stderr,
     stdin: new ReadableStream({ start: (c) => c.close() }),
-    env: { CONTAINERS_STORAGE_CONF: "/dev/null/none", HOME: Deno.env.get("HOME"), ...env },
+    env: { CONTAINERS_STORAGE_CONF: TEST_CONF, HOME: Deno.env.get("HOME"), ...env },
     cwd: Deno.cwd(),
   });
   return { code, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.bytes() };
