@@ -10,6 +10,7 @@ import { lgetxattr, llistxattr } from "../../sys/xattr.ts";
 import { isErrno } from "../../sys/errno.ts";
 import { type TarWriteHeader, TarWriter } from "../../archive/tar_writer.ts";
 import { TypeFlag } from "../../archive/types.ts";
+import { ArchiveError } from "../../store/errors.ts";
 import { toContainer } from "../../store/idmap.ts";
 import type { IDMap } from "../../store/types.ts";
 import { isOpaque, isWhiteout, LowerView, walkSorted } from "./changes.ts";
@@ -23,6 +24,9 @@ export interface OverlayDiffOptions {
   /** Opaque xattr name (`trusted.overlay.opaque`, or `user.overlay.opaque` rootless). */
   opaqueXattr: string;
 }
+
+/** Files up to this size are read in one call. */
+const SMALL_FILE = 1 << 20;
 
 let names: { users: Map<number, string>; groups: Map<number, string> } | null = null;
 
@@ -115,7 +119,15 @@ export function overlayDiff(
             break;
           }
           if (st.nlink > 1) inodes.set(st.ino, rel);
-          await w.addFile({ ...base, type: TypeFlag.Reg, size: st.size, xattrs }, path);
+          const header = { ...base, type: TypeFlag.Reg, size: st.size, xattrs };
+          if (st.size <= SMALL_FILE) {
+            // Most layer files are small: one synchronous read beats a streamed open/read/close.
+            const data = Deno.readFileSync(path);
+            if (data.length !== st.size) throw new ArchiveError(`${path} changed size while being archived`);
+            await w.add(header, data);
+          } else {
+            await w.addFile(header, path);
+          }
           break;
         }
         case S_IFLNK:
