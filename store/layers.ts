@@ -106,7 +106,7 @@ function mtimeNs(path: string): bigint {
 export class LayerStore extends RecordFile<Layer> {
   protected readonly kind = "layer";
   /** The driver that holds the layers' content. */
-  readonly driver: Driver;
+  driver: Driver;
   /** `RUN/DRIVER-layers`. */
   readonly runDir: string;
   /** `RUN/DRIVER-layers/mountpoints.json`. */

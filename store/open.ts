@@ -52,6 +52,8 @@ export interface OpenedDriver {
   runRoot: string;
   /** The initialised driver. */
   driver: Driver;
+  /** `storage.lock`'s token when the driver was initialised (a change means: re-initialise). */
+  graphToken: Uint8Array;
 }
 
 function isDir(p: string): boolean {
@@ -84,8 +86,10 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
   if (readOnly) await lock.rLock();
   else await lock.lock();
   let driver: Driver;
+  let graphToken: Uint8Array;
   try {
     driver = await selectDriver(options, graphRoot, runRoot);
+    graphToken = lock.getLastWrite();
   } finally {
     lock.unlock();
   }
@@ -100,7 +104,20 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     }
   }
-  return { graphRoot, runRoot, driver };
+  return { graphRoot, runRoot, driver, graphToken };
+}
+
+/**
+ * Initialises driver `name` again (after a Shutdown, here or by another process, undid
+ * what its initialisation set up). The caller holds `storage.lock`.
+ */
+export function reinitDriver(
+  name: string,
+  options: StoreOptions,
+  graphRoot: string,
+  runRoot: string,
+): Promise<Driver> {
+  return selectDriver({ ...options, driverName: name }, graphRoot, runRoot);
 }
 
 async function selectDriver(options: StoreOptions, graphRoot: string, runRoot: string): Promise<Driver> {

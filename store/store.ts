@@ -52,7 +52,7 @@ import { ContainerStore } from "./containers.ts";
 import { clone, type NameOperation, removeAll, validateId } from "./records.ts";
 import { copyIDMap, mapsEqual, tryToContainer } from "./idmap.ts";
 import { validateDigest } from "./digest.ts";
-import { openDriver, splitDriverOptions } from "./open.ts";
+import { openDriver, reinitDriver, splitDriverOptions } from "./open.ts";
 import { VERSION } from "./version.ts";
 
 type Mode = "r" | "w";
@@ -90,6 +90,10 @@ export interface StoreParts {
   gidMap: IDMap[];
   readOnly: boolean;
   disableVolatile: boolean;
+  /** `storage.lock` token at driver initialisation. */
+  graphToken: Uint8Array | null;
+  /** The options the store was opened with (to initialise the driver again). */
+  options: StoreOptions;
 }
 
 /** The Store implementation returned by openStore. */
@@ -98,7 +102,9 @@ export class StoreImpl implements Store {
   readonly runRoot: string;
   readonly driverName: string;
   readonly driverOptions: readonly string[];
-  private readonly driver: Driver;
+  private driver: Driver;
+  private graphToken: Uint8Array | null;
+  private readonly options: StoreOptions;
   private readonly layerStore: LayerStore;
   private readonly roLayerStores: LayerStore[];
   private readonly imageStore: ImageStore;
@@ -116,6 +122,8 @@ export class StoreImpl implements Store {
     this.graphRoot = p.graphRoot;
     this.runRoot = p.runRoot;
     this.driver = p.driver;
+    this.graphToken = p.graphToken;
+    this.options = p.options;
     this.driverName = p.driver.name;
     this.driverOptions = Object.freeze([...p.driverOptions]);
     this.uidMap = copyIDMap(p.uidMap);
@@ -163,6 +171,9 @@ export class StoreImpl implements Store {
         if (this.readOnly) await this.graphLock.rLock();
         else await this.graphLock.lock();
         release.push(() => this.graphLock.unlock());
+        await this.refreshDriver(true);
+      } else if (plan.layers) {
+        await this.refreshDriver(false);
       }
       if (plan.layers) {
         await this.start(this.layerStore, plan.layers);
@@ -187,6 +198,26 @@ export class StoreImpl implements Store {
       return await fn();
     } finally {
       for (const r of release.reverse()) r();
+    }
+  }
+
+  /**
+   * Re-initialises the driver when `storage.lock`'s token changed since it was set up
+   * (a Shutdown here or in another process undid the driver's set-up, e.g. overlay's
+   * home mount), as Go does before using the layer store.
+   */
+  private async refreshDriver(storageHeld: boolean): Promise<void> {
+    if (this.readOnly) return;
+    if (this.graphToken !== null && !this.graphLock.modifiedSince(this.graphToken)) return;
+    if (!storageHeld) await this.graphLock.lock();
+    try {
+      if (this.graphToken !== null && !this.graphLock.modifiedSince(this.graphToken)) return;
+      const driver = await reinitDriver(this.driverName, this.options, this.graphRoot, this.runRoot);
+      this.driver = driver;
+      for (const s of [this.layerStore, ...this.roLayerStores]) s.driver = driver;
+      this.graphToken = this.graphLock.getLastWrite();
+    } finally {
+      if (!storageHeld) this.graphLock.unlock();
     }
   }
 
@@ -990,8 +1021,10 @@ export class StoreImpl implements Store {
       if (mounted.length > 0 && !force) throw new LayerUsedByContainerError("a layer is mounted");
       for (const id of mounted) await this.layerStore.unmount(id, true);
       await this.driver.cleanup();
-      // Tells other processes (Go included) that the driver must be re-initialised.
+      // Tells other processes (Go included), and this store's next use of the layers,
+      // that the driver must be initialised again.
       this.graphLock.recordWrite();
+      this.graphToken = null;
       return mounted;
     });
   }
@@ -1134,6 +1167,8 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     gidMap: options.gidMap ?? [],
     readOnly: options.readOnly ?? false,
     disableVolatile: options.disableVolatile ?? false,
+    graphToken: opened.graphToken,
+    options: { ...options },
   });
   await store.load();
   return store;
