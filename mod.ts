@@ -19,3 +19,16 @@ export type { ExtractOptions } from "./archive/extract.ts";
 export { TarWriter } from "./archive/tar_writer.ts";
 export { openStore } from "./store/store.ts";
 export { isValidDigest, validateDigest } from "./store/digest.ts";
+export { importImage } from "./image/import.ts";
+export type { ImportOptions, ImportResult, LayerProgress } from "./image/import.ts";
+export { exportImage } from "./image/export.ts";
+export type { ExportOptions, ExportResult } from "./image/export.ts";
+export { normalizeName } from "./image/names.ts";
+export {
+  BlobSizeMismatchError,
+  BlobUnknownError,
+  DigestMismatchError,
+  ImageChoiceError,
+  ImageReferenceError,
+  ManifestError,
+} from "./image/errors.ts";

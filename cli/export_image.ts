@@ -4,11 +4,9 @@
  *
  * @module
  */
-import { exportImage, type ExportOptions } from "../image/export.ts";
-import { terminalProgress } from "../image/progress.ts";
-import { ImageReferenceError } from "../image/errors.ts";
+import { exportImage, type ExportOptions, ImageReferenceError } from "../mod.ts";
 import { type Action, flagString } from "./context.ts";
-import { absoluteLocation } from "./import_image.ts";
+import { absoluteLocation, terminalProgress } from "./import_image.ts";
 
 const COMPRESSIONS = ["auto", "none", "gzip", "zstd"];
 
