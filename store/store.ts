@@ -21,6 +21,7 @@ import {
   NotALayerError,
   NotALayerImageOrContainerError,
   NotAnImageError,
+  NotSupportedError,
   ParentIsContainerError,
   ReadOnlyError,
   StorageError,
@@ -374,6 +375,8 @@ export class StoreImpl implements Store {
     const release: Array<() => void> = [];
     let handedOff = false;
     try {
+      if (this.closed) throw new StorageError("store is closed");
+      await this.refreshDriver(false);
       await this.layerStore.startReading();
       release.push(() => this.layerStore.stop());
       for (const s of this.roLayerStores) {
@@ -1156,6 +1159,11 @@ async function directorySize(root: string): Promise<number> {
  * left behind, unless read-only).
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  // Refused rather than ignored: a caller asking for these expects different files.
+  if (options.transientStore) throw new NotSupportedError("transient store mode is not implemented");
+  if (options.imageStore) {
+    throw new NotSupportedError("a separate image store (imagestore) is not implemented");
+  }
   const opened = await openDriver(options);
   const store = new StoreImpl({
     graphRoot: opened.graphRoot,
