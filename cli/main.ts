@@ -268,6 +268,10 @@ async function openStore(
   opts.graphRoot = absolute(opts.graphRoot, cwd);
   opts.runRoot = absolute(opts.runRoot, cwd);
   if (opts.imageStore) opts.imageStore = absolute(opts.imageStore, cwd);
+  // Go's graphdriver.New logs this before loading a named driver.
+  if (opts.driverName) {
+    await log.debug(`[graphdriver] trying provided driver ${JSON.stringify(opts.driverName)}`);
+  }
   try {
     const lib = await loadLibrary();
     return await lib.openStore(opts);
