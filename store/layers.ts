@@ -398,6 +398,10 @@ export class LayerStore extends RecordFile<Layer> {
       return clone(layer);
     } finally {
       if (!ok) {
+        // A diff stream nobody started reading is released too.
+        if (opts.diff instanceof ReadableStream && !opts.diff.locked) {
+          await opts.diff.cancel().catch(() => {});
+        }
         try {
           await this.deleteInternal(layer);
           await this.saveAll();

@@ -258,6 +258,17 @@ export class StoreImpl implements Store {
   // ------------------------------------------------------------ layers
 
   async createLayer(options: CreateLayerOptions = {}): Promise<Layer> {
+    try {
+      return await this.createLayerLocked(options);
+    } catch (e) {
+      // Release a diff stream that was never read (refused before extraction began).
+      const d = options.diff;
+      if (d instanceof ReadableStream && !d.locked) await d.cancel().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async createLayerLocked(options: CreateLayerOptions): Promise<Layer> {
     if (options.id !== undefined && options.id !== "") validateId(options.id);
     return await this.withLocks({ layers: "w", containers: "w" }, async () => {
       let parent: Layer | null = null;
