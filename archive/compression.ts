@@ -132,7 +132,11 @@ export async function decompress(
     case Compression.Gzip:
       return { compression, stream: throughNode(raw, zlib.createGunzip({ chunkSize: 256 * 1024 }), "gzip") };
     case Compression.Zstd:
-      return { compression, stream: throughNode(raw, zlib.createZstdDecompress(), "zstd") };
+      // The zstd program reports truncated frames (node:zlib silently stops) and is faster.
+      return {
+        compression,
+        stream: throughProgram(raw, "zstd", ["-d", "-c", "-q"], () => zlib.createZstdDecompress()),
+      };
     case Compression.Bzip2:
       return { compression, stream: throughProgram(raw, "bzip2", ["-d", "-c", "-q"]) };
     case Compression.Xz:
@@ -247,11 +251,13 @@ function throughProgram(
   input: ReadableStream<Uint8Array>,
   program: string,
   args: string[],
+  fallback?: () => NodeTransform,
 ): ReadableStream<Uint8Array> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
   } catch (e) {
+    if (fallback && e instanceof Deno.errors.NotFound) return throughNode(input, fallback(), program);
     return new ReadableStream({
       start(c) {
         c.error(
@@ -289,8 +295,7 @@ function throughProgram(
       if (status.success) c.close();
       else {
         const text = err.trim().replace(/^[^:]*: \(stdin\): /, "");
-        const msg = /unexpected end of input|file ends unexpectedly|compressed data is corrupt/i.test(text) &&
-            /end/i.test(text)
+        const msg = /unexpected end|ends unexpectedly|truncated/i.test(text)
           ? "unexpected EOF"
           : text || `exit status ${status.code}`;
         c.error(new ArchiveError(msg, program));
