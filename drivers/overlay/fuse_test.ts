@@ -2,11 +2,13 @@
 import assert from "node:assert/strict";
 import { lstatNs, S_IFMT, S_IFREG } from "../../sys/fs.ts";
 import { mountAt } from "../../sys/mount.ts";
+import { lgetxattr } from "../../sys/xattr.ts";
 import { ChangeKind } from "../../store/types.ts";
 import { goOk, ls, openDriver, tarStream, type TEntry, withTempStore } from "./testutil.ts";
 
 const T = { sanitizeResources: false, sanitizeOps: false };
 const FUSE = "/usr/bin/fuse-overlayfs";
+const OVERRIDE = "user.containers.override_stat";
 
 const L1: TEntry[] = [
   { name: "etc/" },
@@ -103,5 +105,39 @@ Deno.test("overlay with a failing mount program reports its stderr", T, async ()
       () => openDriver(s, [["mount_program", `${s.base}/missing`]]),
       /overlay: can't stat program ".*\/missing": stat .*missing: no such file or directory/,
     );
+  });
+});
+
+Deno.test("overlay with fuse-overlayfs and force_mask records real modes in override_stat", T, async () => {
+  await withTempStore(async (s) => {
+    const d = await openDriver(s, [["mount_program", FUSE], ["force_mask", "private"]]);
+    const home = `${s.graph}/overlay`;
+    await d.create("l1", null, {});
+    assert.equal(lstatNs(`${home}/l1/diff`).mode & 0o7777, 0o700, "diff/ gets the mask");
+    await d.applyDiff(
+      "l1",
+      null,
+      tarStream([
+        { name: "bin/" },
+        { name: "bin/su", data: "su", mode: 0o4755 },
+        { name: "home/", uid: 1000, gid: 1000 },
+        { name: "home/f", data: "f", mode: 0o644, uid: 1000, gid: 1000 },
+        { name: "lnk", type: 0x32, linkname: "home/f" },
+      ]),
+      {},
+    );
+    const xattr = (p: string) => new TextDecoder().decode(lgetxattr(`${home}/l1/diff/${p}`, OVERRIDE)!);
+    assert.equal(xattr("bin/su"), "0:0:04755");
+    assert.equal(xattr("home/f"), "1000:1000:0644");
+    assert.equal(lgetxattr(`${home}/l1/diff/lnk`, OVERRIDE), null);
+    assert.equal(lstatNs(`${home}/l1/diff/bin/su`).mode & 0o7777, 0o700);
+    // The mount works and shows the masked modes.
+    const merged = await d.get("l1", {});
+    try {
+      assert.equal(Deno.readTextFileSync(`${merged}/home/f`), "f");
+      assert.equal(lstatNs(`${merged}/bin/su`).mode & 0o7777, 0o700);
+    } finally {
+      await d.put("l1");
+    }
   });
 });

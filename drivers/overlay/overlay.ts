@@ -10,7 +10,7 @@
  * @module
  */
 import { geteuid, lstatNs, statNs } from "../../sys/fs.ts";
-import { llistxattr } from "../../sys/xattr.ts";
+import { lgetxattr, llistxattr, lsetxattr } from "../../sys/xattr.ts";
 import { mount, mountAt, mountsUnder, MS_BIND, MS_PRIVATE, readMountInfo } from "../../sys/mount.ts";
 import { fsName, statfs } from "../../sys/statfs.ts";
 import { closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openFd } from "../../sys/fs.ts";
@@ -73,12 +73,13 @@ import {
   overlayData,
 } from "./mounter.ts";
 import { parseMountOptions, splitOptions } from "./mountopts.ts";
-import { directorySize, overlayChanges } from "./changes.ts";
+import { directorySize, overlayChanges, walkSorted } from "./changes.ts";
 import { createIDMappedMount, createUsernsProcess, mappedMountRoot } from "./idmapped.ts";
 import { overlayDiff } from "./diff.ts";
 
 const FLAG_FILE = ".has-mount-program";
 const DEFAULT_PERMS = 0o555;
+const OVERRIDE_XATTR = "user.containers.override_stat";
 
 /** Backing filesystems on which kernel overlay cannot work (Go: a mount_program is required). */
 const NEEDS_MOUNT_PROGRAM = new Set(["aufs", "zfs", "overlayfs", "ecryptfs"]);
@@ -790,6 +791,7 @@ export class OverlayDriver implements Driver {
       rootless: this.rootless,
       observers: options.observers,
     });
+    if (this.options.forceMask !== null) applyForceMask(`${dir}/diff`, this.options.forceMask);
   }
 
   /** Tar of the layer's changes: native from `diff/` when `parent` is its parent, else naive. */
@@ -850,6 +852,25 @@ function mappingOptions(uidMap?: IDMap[], gidMap?: IDMap[]): string {
   if (uidMap?.length) s += `,uidmapping=${fmt(uidMap)}`;
   if (gidMap?.length) s += `,gidmapping=${fmt(gidMap)}`;
   return s;
+}
+
+/**
+ * `force_mask` (mount-program stores): every entry but symlinks keeps its real owner and
+ * mode in `user.containers.override_stat` (`UID:GID:0MODE`, Go 1.43's format) and gets the
+ * mask as its mode on disk, so that an unprivileged reader of the store sees no setuid
+ * files. (The mount is not asked to present the recorded values: fuse-overlayfs 1.10's
+ * `xattr_permissions=2` refuses directories without the xattr.)
+ */
+function applyForceMask(diff: string, mask: number): void {
+  const enc = new TextEncoder();
+  for (const { path, st } of walkSorted(diff)) {
+    if ((st.mode & 0o170000) === 0o120000) continue;
+    if (lgetxattr(path, OVERRIDE_XATTR) === null) {
+      const value = `${st.uid}:${st.gid}:0${(st.mode & 0o7777).toString(8)}`;
+      lsetxattr(path, OVERRIDE_XATTR, enc.encode(value));
+    }
+    Deno.chmodSync(path, mask);
+  }
 }
 
 /** Creates the overlay driver (the registered factory). */
