@@ -151,6 +151,7 @@ export class OverlayDriver implements Driver {
   forceMountMethod: MountMethod | undefined;
 
   private readonly refs = new Map<string, number>();
+  private readonly locks = new Map<string, Promise<unknown>>();
   private nativeDiffCache: boolean | null = null;
 
   private constructor(
@@ -533,7 +534,23 @@ export class OverlayDriver implements Driver {
   }
 
   /** Mounts the layer at `<dir>/merged` and returns that path (Go's Get). */
-  async get(id: string, options: DriverMountOptions): Promise<string> {
+  get(id: string, options: DriverMountOptions): Promise<string> {
+    return this.locked(id, () => this.getLocked(id, options));
+  }
+
+  /** Runs `fn` after every earlier get/put of the same layer in this process (Go's per-ID locker). */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.locks.set(id, tail);
+    tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+
+  private async getLocked(id: string, options: DriverMountOptions): Promise<string> {
     const { dir, readOnly } = this.dir2(id);
     statNs(dir); // missing layer → "stat DIR: no such file or directory", as Go
     let optsList = options.options?.length ? [...options.options] : splitOptions(this.options.mountOptions);
@@ -645,7 +662,11 @@ export class OverlayDriver implements Driver {
   }
 
   /** Unmounts the layer and removes its `merged/` directory (Go's Put). */
-  async put(id: string): Promise<void> {
+  put(id: string): Promise<void> {
+    return this.locked(id, () => this.putLocked(id));
+  }
+
+  private async putLocked(id: string): Promise<void> {
     const { dir, readOnly } = this.dir2(id);
     statNs(dir);
     const merged = this.mergedDir(id, dir, readOnly);

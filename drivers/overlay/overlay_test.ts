@@ -339,3 +339,23 @@ Deno.test("overlay: remove detaches a mounted layer first", T, async () => {
     assert.equal(await d.exists("l3"), false);
   });
 });
+
+Deno.test("overlay: concurrent gets of one layer mount it once", T, async () => {
+  await withTempStore(async (s) => {
+    const d = await openDriver(s);
+    await chain(d);
+    const paths = await Promise.all([d.get("l3", {}), d.get("l3", {}), d.get("l3", {})]);
+    try {
+      assert.equal(new Set(paths).size, 1);
+      const stacked = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) =>
+        l.includes(` ${paths[0]} `)
+      );
+      assert.equal(stacked.length, 1);
+    } finally {
+      await Promise.all([d.put("l3"), d.put("l3")]);
+      assert.ok(await d.isMounted("l3", paths[0]), "still one reference");
+      await d.put("l3");
+    }
+    assert.equal(await d.isMounted("l3", paths[0]), false);
+  });
+});
