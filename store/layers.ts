@@ -48,7 +48,7 @@ import {
 } from "./records.ts";
 import { LockFile } from "./lockfile.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
-import { DigestCounter, EMPTY_SHA256 } from "./digest.ts";
+import { DigestCounter } from "./digest.ts";
 import { lstatNs } from "../sys/fs.ts";
 import { compress, decompress } from "../archive/compression.ts";
 import { replayTarSplit, TarSplitRecorder } from "../archive/tarsplit.ts";
@@ -564,7 +564,8 @@ export class LayerStore extends RecordFile<Layer> {
       const counted = input.pipeThrough(counter(compressed));
       const d = await decompress(counted);
       compression = d.compression;
-      const tar = d.stream.pipeThrough(counter(uncompressed));
+      // Uncompressed input is its own tar: hash it once.
+      const tar = compression === Compression.None ? d.stream : d.stream.pipeThrough(counter(uncompressed));
       const recorder = TarSplitRecorder.create(tsPath);
       const ids = new IDSetCollector();
       try {
@@ -584,8 +585,9 @@ export class LayerStore extends RecordFile<Layer> {
     }
     layer.compressedDigest = compressed.digest();
     layer.compressedSize = compressed.size;
-    layer.uncompressedDigest = input === null ? EMPTY_SHA256 : uncompressed.digest();
-    layer.uncompressedSize = uncompressed.size;
+    const plain = input === null || compression === Compression.None;
+    layer.uncompressedDigest = plain ? compressed.digest() : uncompressed.digest();
+    layer.uncompressedSize = plain ? compressed.size : uncompressed.size;
     layer.compression = compression;
     layer.uidSet = uidSet;
     layer.gidSet = gidSet;
