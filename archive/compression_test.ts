@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Compression, compress, decompress, detectCompression, UnsupportedCompressionError } from "./compression.ts";
+import {
+  compress,
+  Compression,
+  decompress,
+  detectCompression,
+  UnsupportedCompressionError,
+} from "./compression.ts";
 import { ArchiveError } from "../store/errors.ts";
 import { collect, rm, sh, sha256, streamOf, tmp } from "./test_util.ts";
 
@@ -17,8 +23,11 @@ Deno.test("detectCompression recognises the four magic numbers and nothing else"
 Deno.test("decompress handles files made by gzip, zstd, xz, bzip2 (and none), in tiny and large chunks", async () => {
   const d = tmp();
   try {
-    sh(`head -c 400000 /usr/bin/bash > plain && gzip -k plain && zstd -q -k plain && xz -k plain && bzip2 -k plain
-        (gzip -c plain; gzip -c plain) > multi.gz`, d);
+    sh(
+      `head -c 400000 /usr/bin/bash > plain && gzip -k plain && zstd -q -k plain && xz -k plain && bzip2 -k plain
+        (gzip -c plain; gzip -c plain) > multi.gz`,
+      d,
+    );
     const plain = Deno.readFileSync(`${d}/plain`);
     const want = sha256(plain);
     const cases: Array<[string, Compression]> = [
@@ -93,8 +102,11 @@ Deno.test("compress produces gzip and zstd that the system tools read; bzip2/xz 
     assert.equal(sha256(new TextEncoder().encode(sh(`gzip -dc o.gz`, d))), sha256(data));
     assert.equal(sha256(new TextEncoder().encode(sh(`zstd -q -dc o.zst`, d))), sha256(data));
     assert.equal(await collect(compress(streamOf(data), Compression.None)).then(sha256), sha256(data));
-    assert.throws(() => compress(streamOf(data), Compression.Bzip2), (e) =>
-      e instanceof UnsupportedCompressionError && e.message === "unsupported compression format tar.bz2");
+    assert.throws(
+      () => compress(streamOf(data), Compression.Bzip2),
+      (e) =>
+        e instanceof UnsupportedCompressionError && e.message === "unsupported compression format tar.bz2",
+    );
     assert.throws(() => compress(streamOf(data), Compression.Xz), /unsupported compression format tar.xz/);
   } finally {
     rm(d);
