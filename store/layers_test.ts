@@ -216,3 +216,13 @@ Deno.test("layers: names, metadata and big data", () =>
     });
     assert.deepEqual(recs[1].names, ["x", "y"]);
   }));
+
+Deno.test("layers: an uncompressed tar has equal compressed and uncompressed digests and sizes", () =>
+  withEnv(async ({ store }) => {
+    const tar = makeTar([{ name: "a", data: "x" }]);
+    const l = await writing(store, () => store.create({ id: "p", parent: null, diff: tar }));
+    assert.deepEqual(
+      [l.compressedDigest, l.uncompressedDigest, l.compressedSize, l.uncompressedSize, l.compression],
+      [sha256Digest(tar), sha256Digest(tar), tar.length, tar.length, Compression.None],
+    );
+  }));
