@@ -9,6 +9,7 @@ import { lstatNs, major, minor, S_IFCHR, S_IFDIR, S_IFMT, type StatNs } from "..
 import { isErrno } from "../../sys/errno.ts";
 import { lgetxattr } from "../../sys/xattr.ts";
 import { type Change, ChangeKind } from "../../store/types.ts";
+import { StorageError } from "../../store/errors.ts";
 
 /** True for an overlay whiteout: a character device 0/0. */
 export function isWhiteout(st: StatNs): boolean {
@@ -105,7 +106,15 @@ export function* walkSorted(root: string, rel = ""): Generator<WalkEntry> {
     const r = rel ? `${rel}/${name}` : name;
     const path = `${root}/${r}`;
     const st = lstatOrNull(path);
-    if (st === null) continue; // vanished meanwhile
+    if (st === null) {
+      // Deno decodes names lossily: a name that is not UTF-8 cannot be found again.
+      if (name.includes("\ufffd")) {
+        throw new StorageError(
+          `${dir}: file name ${JSON.stringify(name)} is not valid UTF-8 (not supported)`,
+        );
+      }
+      continue; // vanished meanwhile
+    }
     yield { rel: r, path, st };
     if ((st.mode & S_IFMT) === S_IFDIR) yield* walkSorted(root, r);
   }
