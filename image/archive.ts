@@ -16,7 +16,13 @@ import { Compression } from "../store/types.ts";
 import { BlobUnknownError, ImageChoiceError, ManifestError } from "./errors.ts";
 import { type Descriptor, MediaType, parseConfig, serializeDockerManifest } from "./manifest.ts";
 import { normalizeName } from "./names.ts";
-import { type BlobReader, chooseOciImage, type ChooseOptions, type SourceImage } from "./source.ts";
+import {
+  type BlobReader,
+  chooseOciImage,
+  type ChooseOptions,
+  namesFromRefName,
+  type SourceImage,
+} from "./source.ts";
 import { fileRangeStream } from "./verify.ts";
 
 /** Where an archive member's payload lies in the (uncompressed) archive file. */
@@ -166,8 +172,8 @@ export async function openOciArchive(
     if (!index || !tar.resolve("oci-layout")) {
       throw new ManifestError(`${path} is not an OCI archive (no index.json or oci-layout)`);
     }
-    const chosen = await chooseOciImage(await tar.read(index), blobs, ref, options);
-    return { ...chosen, names: [], blobs };
+    const { refName, ...chosen } = await chooseOciImage(await tar.read(index), blobs, ref, options);
+    return { ...chosen, names: namesFromRefName(refName), blobs };
   } catch (e) {
     await blobs.close();
     throw e;

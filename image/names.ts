@@ -87,6 +87,17 @@ export function normalizeName(ref: string): string {
   return formatReference(parseReference(ref));
 }
 
+/**
+ * Normalises as podman and buildah do for names without a registry (libimage's
+ * NormalizeName): `bb:1` → `localhost/bb:1`, while `quay.io/x` → `quay.io/x:latest`.
+ */
+export function normalizeLocalName(ref: string): string {
+  const i = ref.indexOf("/");
+  const first = i < 0 ? "" : ref.slice(0, i);
+  const hasDomain = i >= 0 && (/[.:]/.test(first) || first === "localhost" || first.toLowerCase() !== first);
+  return normalizeName(hasDomain ? ref : `localhost/${ref}`);
+}
+
 /** Whether `s` parses as an image reference. */
 export function isReference(s: string): boolean {
   try {

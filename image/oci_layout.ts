@@ -9,7 +9,13 @@ import { createHash } from "node:crypto";
 import { isValidDigest } from "../store/digest.ts";
 import { BlobUnknownError, ImageReferenceError, ManifestError } from "./errors.ts";
 import { type Descriptor, parseIndex, serializeOciIndex } from "./manifest.ts";
-import { type BlobReader, chooseOciImage, type ChooseOptions, type SourceImage } from "./source.ts";
+import {
+  type BlobReader,
+  chooseOciImage,
+  type ChooseOptions,
+  namesFromRefName,
+  type SourceImage,
+} from "./source.ts";
 import { fileRangeStream } from "./verify.ts";
 
 /** The annotation naming an image in a layout's index. */
@@ -78,8 +84,8 @@ export async function openOciLayout(
 ): Promise<SourceImage> {
   const index = await readLayoutIndex(root);
   const blobs = new OciDirBlobs(root);
-  const chosen = await chooseOciImage(index, blobs, ref, options);
-  return { ...chosen, names: [], blobs };
+  const { refName, ...chosen } = await chooseOciImage(index, blobs, ref, options);
+  return { ...chosen, names: namesFromRefName(refName), blobs };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   parseIndex,
   type Platform,
 } from "./manifest.ts";
+import { normalizeLocalName } from "./names.ts";
 import { readVerified } from "./verify.ts";
 
 /** Transports the import and export functions understand. */
@@ -71,7 +72,7 @@ export interface SourceImage {
   mediaType: string;
   /** The index the manifest was chosen from, when the source pointed at one. */
   toplevel?: { bytes: Uint8Array; digest: string };
-  /** Names the source gives the image (docker-archive tags), normalised; may be empty. */
+  /** Names the source gives the image (docker-archive tags, OCI ref names as podman load does), normalised. */
   names: string[];
   /** The source's blobs. */
   blobs: BlobReader;
@@ -84,6 +85,16 @@ export interface ChooseOptions {
 }
 
 const MANIFEST_LIMIT = 4 << 20;
+
+/** The name podman load gives an image of an OCI layout: its ref name, as a local name; none if invalid. */
+export function namesFromRefName(refName: string): string[] {
+  if (!refName) return [];
+  try {
+    return [normalizeLocalName(refName)];
+  } catch {
+    return [];
+  }
+}
 
 /** Reads a small blob named by a descriptor, verifying digest and size. */
 export async function readDescribed(
@@ -105,7 +116,7 @@ export async function chooseOciImage(
   blobs: BlobReader,
   ref: string,
   options: ChooseOptions,
-): Promise<Omit<SourceImage, "names" | "blobs">> {
+): Promise<Omit<SourceImage, "names" | "blobs"> & { refName: string }> {
   const index = parseIndex(indexBytes);
   let desc: Descriptor;
   if (ref) {
@@ -126,6 +137,7 @@ export async function chooseOciImage(
   } else {
     throw new ImageChoiceError("more than one image in oci, choose an image");
   }
+  const refName = desc.annotations?.["org.opencontainers.image.ref.name"] ?? "";
   let bytes = await readDescribed(blobs, desc);
   let mediaType = manifestMediaType(bytes, desc.mediaType);
   let digest = desc.digest;
@@ -140,5 +152,5 @@ export async function chooseOciImage(
   if (!isManifestType(mediaType)) {
     throw new ManifestError(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
   }
-  return { manifest: bytes, manifestDigest: digest, mediaType, toplevel };
+  return { manifest: bytes, manifestDigest: digest, mediaType, toplevel, refName };
 }

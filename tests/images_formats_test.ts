@@ -72,16 +72,36 @@ Deno.test("import-image matches skopeo's records for oci, oci-archive and docker
       });
     }
 
-    await t.step("docker-archive without a name takes the archive's tag", async () => {
-      const g = `${root}/tags/g`;
-      const store = await openStore({ graphRoot: g, runRoot: `${root}/tags/r`, driverName: "vfs" });
-      try {
-        const r = await importImage(store, `docker-archive:${root}/image.docker.tar`);
-        assert.deepEqual(r.image.names, [NAME]);
-      } finally {
-        await store.close();
-      }
-    });
+    await t.step(
+      "without --name: a docker-archive's tag, an OCI ref name as podman load gives it",
+      async () => {
+        const g = `${root}/tags/g`;
+        const store = await openStore({ graphRoot: g, runRoot: `${root}/tags/r`, driverName: "vfs" });
+        try {
+          const r = await importImage(store, `docker-archive:${root}/image.docker.tar`);
+          assert.deepEqual(r.image.names, [NAME]);
+          // An OCI ref name becomes a local name, as podman load names it.
+          const o = await importImage(store, `oci-archive:${root}/image.oci.tar`);
+          const podmanDir = `${root}/podman-load`;
+          const p = ["--root", `${podmanDir}/g`, "--runroot", `${podmanDir}/r`, "--storage-driver", "vfs"];
+          await must("podman", [
+            ...p,
+            "--tmpdir",
+            `${podmanDir}/tmp`,
+            "--events-backend",
+            "none",
+            "load",
+            "-q",
+            "-i",
+            `${root}/image.oci.tar`,
+          ]);
+          const loaded = await readImagesJson(`${podmanDir}/g`, "vfs");
+          assert.deepEqual([...o.image.names].sort(), [NAME, ...loaded[0].names as string[]].sort());
+        } finally {
+          await store.close();
+        }
+      },
+    );
 
     await t.step(
       "export-image output is read by skopeo; skopeo's copy out of our store keeps IDs",
