@@ -535,6 +535,8 @@ export class StoreImpl implements Store {
       while (cur !== "") {
         if (this.containerStore.lookup(cur)) break;
         if (otherTops.has(cur)) break;
+        // Layers of read-only stores are not ours to remove (Go tried and failed).
+        if (!this.layerStore.lookup(cur) && this.roLayerStores.some((r) => r.lookup(cur))) break;
         const l = this.layerStore.lookup(cur);
         const parent = l?.parent ?? "";
         const check = cur === image.topLayer ? [cur, ...image.mappedTopLayers] : [cur];

@@ -293,6 +293,10 @@ Deno.test("additional read-only image stores: listed, usable as bases, not modif
         ["roi", false, ["n2"]],
         ["roi", true, ["roimg"]],
       ]);
+      // Deleting the writable copy leaves the read-only store's layers alone.
+      await s.deleteContainer(c.id);
+      assert.deepEqual(await s.deleteImage("roi"), { deletedLayers: [] });
+      assert.deepEqual((await s.images()).map((i) => [i.id, i.readOnly]), [["roi", true]]);
     } finally {
       await s.close();
     }
