@@ -121,3 +121,41 @@ Deno.test("a store written by the Go CLI is read by this library", () =>
       await s.close();
     }
   }));
+
+Deno.test("while Go creates a layer (holding layers.lock), our reader waits and then sees it complete", () =>
+  withTempStore("interop-wait", async (t) => {
+    const s = await open(t);
+    const tar = makeTar([{ name: "f", data: "x".repeat(5000) }]);
+    const go = new Deno.Command("containers-storage", {
+      args: ["--graph", t.graph, "--run", t.run, "-s", "vfs", "import-layer", "--id", "slow"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const w = go.stdin.getWriter();
+    try {
+      await w.write(tar.slice(0, 1024));
+      // Go saves the incomplete record under its write lock before reading the rest.
+      while (
+        !(await Deno.readTextFile(`${t.graph}/vfs-layers/layers.json`).catch(() => "")).includes("incomplete")
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      let resolved = false;
+      const listing = s.layers().then((l) => {
+        resolved = true;
+        return l;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(resolved, false, "the reader waits for Go's write lock");
+      await w.write(tar.slice(1024));
+      await w.close();
+      const layers = await listing;
+      assert.deepEqual(layers.map((l) => [l.id, l.flags]), [["slow", {}]]);
+      assert.equal((await go.output()).code, 0);
+    } finally {
+      await w.close().catch(() => {});
+      await go.status;
+      await s.close();
+    }
+  }));
