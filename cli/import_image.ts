@@ -28,10 +28,11 @@ const importImageAction: Action = async (ctx) => {
   return 0;
 };
 
-/** Makes the path of `TRANSPORT:PATH[:REF]` absolute against the CLI's working directory. */
+/** Makes the path of a known `TRANSPORT:PATH[:REF]` absolute against the CLI's working directory. */
 export function absoluteLocation(loc: string, cwd: string): string {
   const i = loc.indexOf(":");
-  if (i < 0 || loc[i + 1] === "/") return loc;
+  const known = ["oci", "oci-archive", "docker-archive"].includes(loc.slice(0, i));
+  if (!known || loc[i + 1] === "/") return loc;
   return `${loc.slice(0, i + 1)}${cwd.replace(/\/+$/, "")}/${loc.slice(i + 1)}`;
 }
 
