@@ -96,17 +96,24 @@ const image: Action = async (ctx) => {
   return matched.length === ctx.args.length ? 0 : 1;
 };
 
-/** Store methods of HEAD's image directory commands (optional in the Store interface). */
-interface ImageDirs {
-  imageDirectory?(ref: string): Promise<string>;
-  imageRunDirectory?(ref: string): Promise<string>;
-}
-
-function imageDir(which: "imageDirectory" | "imageRunDirectory"): Action {
+/**
+ * HEAD's get-image-dir / get-image-run-dir. Unlike HEAD, the argument is resolved as an
+ * image (HEAD joins it verbatim into the path); a store without the operation gets the
+ * directory under its roots.
+ */
+function imageDir(run: boolean): Action {
   return async (ctx) => {
-    const fn = (ctx.store as unknown as ImageDirs)[which];
-    if (!fn) throw new Error(`${ctx.word}: not supported by this store`);
-    await ctx.out.print(`${await fn.call(ctx.store, ctx.args[0])}\n`);
+    const s = ctx.store;
+    const fn = run ? s.imageRunDirectory : s.imageDirectory;
+    let dir: string;
+    if (fn) {
+      dir = await fn.call(s, ctx.args[0]);
+    } else {
+      const { id } = await s.image(ctx.args[0]);
+      dir = `${run ? s.runRoot : s.graphRoot}/${s.driverName}-images/${id}/userdata`;
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    await ctx.out.print(`${dir}\n`);
     return 0;
   };
 }
@@ -117,6 +124,6 @@ export const actions: Record<string, Action> = {
   "images": images,
   "images-by-digest": imagesByDigest,
   "image": image,
-  "get-image-dir": imageDir("imageDirectory"),
-  "get-image-run-dir": imageDir("imageRunDirectory"),
+  "get-image-dir": imageDir(false),
+  "get-image-run-dir": imageDir(true),
 };

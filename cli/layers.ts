@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Container, CreateLayerOptions, Image, Layer } from "../mod.ts";
+import { NotSupportedError } from "../mod.ts";
+import type { Container, Image, Layer } from "../mod.ts";
 import { attempt, idMappingFromFlags, idMapText, layerJSON } from "./common.ts";
 import { flagBool, flagList, flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
@@ -150,17 +151,9 @@ const layerParentOwners: Action = (ctx) =>
     false,
   );
 
-/** Driver-level layer operations of HEAD (optional until the library provides them). */
-interface DriverLayerExtras {
-  /** IDs of the layers the driver has on disk, with or without a record. */
-  driverLayers?(): Promise<string[]>;
-  /** Creates a layer in the driver only (no record); returns its ID. */
-  createDriverLayer?(options: CreateLayerOptions): Promise<string>;
-}
-
 const storageLayers: Action = async (ctx) => {
-  const x = ctx.store as unknown as DriverLayerExtras;
-  if (!x.driverLayers) throw new Error(`${ctx.word}: not supported by this store`);
+  const x = ctx.store;
+  if (!x.driverLayers) throw new NotSupportedError(ctx.word);
   const ids = await x.driverLayers();
   if (flagBool(ctx, "json")) await ctx.out.json(ids);
   else await ctx.out.print(ids.map((id) => id + "\n").join(""));
@@ -168,8 +161,8 @@ const storageLayers: Action = async (ctx) => {
 };
 
 const createStorageLayer: Action = async (ctx) => {
-  const x = ctx.store as unknown as DriverLayerExtras;
-  if (!x.createDriverLayer) throw new Error(`${ctx.word}: not supported by this store`);
+  const x = ctx.store;
+  if (!x.createDriverLayer) throw new NotSupportedError(ctx.word);
   const id = await x.createDriverLayer({
     ...idMappingFromFlags(ctx),
     id: flagString(ctx, "id") || undefined,

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { loadStoreOptions } from "../mod.ts";
-import type { IDMap, Store, StoreOptions } from "../mod.ts";
+import { loadStoreOptions, NotSupportedError } from "../mod.ts";
+import type { IDMap, StoreOptions } from "../mod.ts";
 import { flagBool, flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
 import { errorText } from "./errors.ts";
@@ -69,45 +69,21 @@ const shutdown: Action = (ctx) => simple(ctx, () => ctx.store.shutdown(flagBool(
 
 const wipe: Action = (ctx) => simple(ctx, () => ctx.store.wipe());
 
-/** Store operations only upstream HEAD has; optional until the library provides them. */
-export interface HeadStoreExtras {
-  /** Removes driver layers and data directories that no record references. */
-  garbageCollect?(): Promise<void>;
-  /** Checks the store; see the `check` command. */
-  check?(options: { maxAgeMs: number; quick: boolean }): Promise<CheckReport>;
-  /** Repairs what `check` reported; removes damaged containers too when `force`. */
-  repair?(report: CheckReport, options: { removeContainers: boolean }): Promise<void>;
-  /** Deduplicates identical files across image layers. */
-  dedup?(options: { hashMethod: "crc" | "size" | "sha256" }): Promise<{ deduped: number }>;
-}
-
-/** What `check` found, per kind: item ID → problems. */
-export interface CheckReport {
-  layers: Map<string, string[]>;
-  roLayers: Map<string, string[]>;
-  images: Map<string, string[]>;
-  roImages: Map<string, string[]>;
-  containers: Map<string, string[]>;
-}
-
-function extras(store: Store): HeadStoreExtras {
-  return store as unknown as HeadStoreExtras;
-}
-
 function unsupported(ctx: Context): never {
-  throw new Error(`${ctx.word}: not supported by this store`);
+  throw new NotSupportedError(ctx.word);
 }
 
-const gc: Action = (ctx) =>
-  simple(ctx, async () => {
-    const x = extras(ctx.store);
-    if (!x.garbageCollect) unsupported(ctx);
-    await x.garbageCollect();
-    await ctx.store.shutdown(true).catch(() => {});
+const gc: Action = (ctx) => {
+  const store = ctx.store;
+  if (!store.garbageCollect) unsupported(ctx);
+  return simple(ctx, async () => {
+    await store.garbageCollect!();
+    await store.shutdown(true).catch(() => {});
   });
+};
 
 const dedup: Action = async (ctx) => {
-  const x = extras(ctx.store);
+  const x = ctx.store;
   if (!x.dedup) unsupported(ctx);
   const method = flagString(ctx, "hashMethod") || "crc";
   if (method !== "crc" && method !== "size" && method !== "sha256") {
@@ -138,7 +114,7 @@ export function parseDuration(s: string): number {
 }
 
 const check: Action = async (ctx) => {
-  const x = extras(ctx.store);
+  const x = ctx.store;
   if (!x.check) unsupported(ctx);
   const maxAgeMs = parseDuration(flagString(ctx, "max") || "24h");
   const force = flagBool(ctx, "force");

@@ -421,4 +421,44 @@ export interface Store {
   wipe(): Promise<void>;
   /** Releases file descriptors and locks held by this process. */
   close(): Promise<void>;
+
+  // ---- upstream HEAD operations (optional: the CLI reports "not supported" without them) ----
+  /** `GRAPH/DRIVER-images/ID/userdata` of an image, created if missing (`get-image-dir`). */
+  imageDirectory?(ref: string): Promise<string>;
+  /** `RUN/DRIVER-images/ID/userdata` of an image, created if missing (`get-image-run-dir`). */
+  imageRunDirectory?(ref: string): Promise<string>;
+  /** IDs of the layers the driver has on disk, with or without a record (`storage-layers`). */
+  driverLayers?(): Promise<string[]>;
+  /** Creates a layer in the driver only, without a record; returns its ID (`create-storage-layer`). */
+  createDriverLayer?(options?: CreateLayerOptions): Promise<string>;
+  /** Removes driver layers and image/container data directories no record references (`gc`). */
+  garbageCollect?(): Promise<void>;
+  /** Checks layers, images and containers (`check`); `maxAgeMs` spares younger unreferenced layers. */
+  check?(options: CheckOptions): Promise<CheckReport>;
+  /** Removes what `check` found damaged; containers only with `removeContainers` (`check -r`, `-f`). */
+  repair?(report: CheckReport, options: { removeContainers: boolean }): Promise<void>;
+  /** Deduplicates identical files across image layers (`dedup`); returns the bytes saved. */
+  dedup?(options: { hashMethod: "crc" | "size" | "sha256" }): Promise<{ deduped: number }>;
+}
+
+/** Options of `Store.check`. */
+export interface CheckOptions {
+  /** Unreferenced layers younger than this are not reported. */
+  maxAgeMs: number;
+  /** Skip re-reading layer contents. */
+  quick: boolean;
+}
+
+/** What `Store.check` found: per kind, item ID → problem descriptions. */
+export interface CheckReport {
+  /** Damaged layers of the read-write store. */
+  layers: Map<string, string[]>;
+  /** Damaged layers of read-only stores. */
+  roLayers: Map<string, string[]>;
+  /** Damaged images of the read-write store. */
+  images: Map<string, string[]>;
+  /** Damaged images of read-only stores. */
+  roImages: Map<string, string[]>;
+  /** Damaged containers. */
+  containers: Map<string, string[]>;
 }

@@ -275,3 +275,28 @@ for (const driver of DRIVERS) {
     }
   });
 }
+
+Deno.test("HEAD commands: image directories, config JSON, unsupported operations fail cleanly", async () => {
+  const s = await tempStore("vfs");
+  const cs = (args: string[]) => runOurs([...s.flags, ...args]);
+  try {
+    const id = ok(await cs(["create-image", "-n", "i"]), "image").stdout.slice(0, 64);
+    const dir = ok(await cs(["get-image-dir", "i"]), "get-image-dir").stdout;
+    assert.equal(dir, `${s.graph}/vfs-images/${id}/userdata\n`);
+    assert.ok((await Deno.stat(dir.trim())).isDirectory);
+    assert.equal(
+      ok(await cs(["get-image-run-dir", id]), "run dir").stdout,
+      `${s.run}/vfs-images/${id}/userdata\n`,
+    );
+    assert.equal((await cs(["get-image-dir", "nosuch"])).code, 1);
+    const conf = JSON.parse(ok(await cs(["config"]), "config").stdout);
+    assert.equal(conf.driver, "vfs");
+    for (const cmd of [["storage-layers"], ["gc"], ["check"], ["dedup"]]) {
+      const r = await cs(cmd);
+      // Either the store implements it (exit 0) or it says so plainly.
+      if (r.code !== 0) assert.equal(r.stderr, `${cmd[0]}: operation not supported\n`, cmd[0]);
+    }
+  } finally {
+    await s.dispose();
+  }
+});
