@@ -9,3 +9,4 @@ import { createVfsDriver } from "./vfs.ts";
 
 registerDriver("vfs", createVfsDriver);
 import "./overlay/overlay.ts"; // registers "overlay"
+import "./btrfs/btrfs.ts"; // registers "btrfs"

@@ -157,6 +157,15 @@ export class DriverNotSupportedError extends StorageError {
     super("driver not supported", context, options);
   }
 }
+/**
+ * The driver cannot work on this filesystem (Go's graphdriver.ErrPrerequisites);
+ * driver auto-detection moves on to the next driver, as for DriverNotSupportedError.
+ */
+export class DriverPrerequisitesError extends StorageError {
+  constructor(context?: string, options?: ErrorOptions) {
+    super("prerequisites for driver not satisfied (wrong filesystem?)", context, options);
+  }
+}
 /** A driver option the driver does not know. */
 export class DriverOptionError extends StorageError {}
 /** Neither a graph root nor a run root was configured. */

@@ -6,7 +6,12 @@
  * @module
  */
 import { resolve } from "node:path";
-import { DriverNotSupportedError, StorageError, StoreOptionsMissingError } from "./errors.ts";
+import {
+  DriverNotSupportedError,
+  DriverPrerequisitesError,
+  StorageError,
+  StoreOptionsMissingError,
+} from "./errors.ts";
 import type { StoreOptions } from "./types.ts";
 import { type Driver, driverFactory, type DriverInit, driverNames } from "../drivers/driver.ts";
 import { defaultGraphRoot, defaultRunRoot } from "./config.ts";
@@ -155,7 +160,7 @@ async function selectDriver(options: StoreOptions, graphRoot: string, runRoot: s
     try {
       return await factory(init(n));
     } catch (e) {
-      if (e instanceof DriverNotSupportedError) continue;
+      if (e instanceof DriverNotSupportedError || e instanceof DriverPrerequisitesError) continue;
       throw e;
     }
   }
