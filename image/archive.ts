@@ -9,9 +9,10 @@
  */
 import { decompress, detectCompression } from "../archive/compression.ts";
 import { cleanRel, cleanRelStrict, dirOf, joinRel } from "../archive/paths.ts";
-import { TarParser } from "../archive/tar_reader.ts";
+import { isHeaderOnlyType, TarParser } from "../archive/tar_reader.ts";
 import { type TarHeader, TypeFlag } from "../archive/types.ts";
 import { sha256Digest } from "../store/digest.ts";
+import { ArchiveError } from "../store/errors.ts";
 import { Compression } from "../store/types.ts";
 import { BlobUnknownError, ImageChoiceError, ManifestError } from "./errors.ts";
 import { type Descriptor, MediaType, parseConfig, serializeDockerManifest } from "./manifest.ts";
@@ -119,19 +120,48 @@ export class TarIndex {
   }
 }
 
-/** Reads a tar file once through the parser and records where each payload lies. */
+const ZEROS = new Uint8Array(1 << 20);
+
+/**
+ * Walks a tar file through the parser and records where each payload lies. Payloads are
+ * not read: the file offset jumps over them while the parser is fed zeros of the same
+ * length, so indexing costs one read per header, not a read of the whole archive.
+ */
 async function indexTar(path: string): Promise<Map<string, TarMember>> {
   const members = new Map<string, TarMember>();
   let offset = 0;
+  let skip = 0;
   const parser = new TarParser([{
     segment: (b) => void (offset += b.length),
-    payload: (b) => void (offset += b.length),
+    payload: (b) => {
+      offset += b.length;
+      skip -= b.length;
+    },
     entry: (h: TarHeader) => {
       members.set(cleanRel(h.name), { offset, size: h.size, type: h.type, linkname: h.linkname });
+      skip = isHeaderOnlyType(h.type) ? 0 : h.size;
     },
   }]);
-  for await (const chunk of await fileRangeStream(path)) parser.push(chunk);
+  const f = await Deno.open(path, { read: true });
+  try {
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      if (skip > 0) {
+        const n = Math.min(skip, ZEROS.length);
+        await f.seek(n, Deno.SeekMode.Current);
+        parser.push(ZEROS.subarray(0, n));
+        continue;
+      }
+      const n = await f.read(buf);
+      if (n === null) break;
+      parser.push(buf.subarray(0, n));
+    }
+  } finally {
+    f.close();
+  }
   parser.finish();
+  // A payload cut short by the end of the file was "read" as zeros past the end.
+  if (offset > (await Deno.stat(path)).size) throw new ArchiveError("unexpected EOF");
   return members;
 }
 

@@ -87,6 +87,10 @@ Deno.test("TarIndex: members by byte range, links resolved, compressed archives 
         await t.close();
       }
     }
+    // Cut inside the file's payload: indexing (which skips payloads) must still notice.
+    const plain = await Deno.readFile(`${dir}/tfalse.tar`);
+    await Deno.writeFile(`${dir}/cut.tar`, plain.subarray(0, 512 * 3 + 100));
+    await assert.rejects(TarIndex.open(`${dir}/cut.tar`), /unexpected EOF/);
   });
 });
 

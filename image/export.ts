@@ -14,7 +14,7 @@ import { TypeFlag } from "../archive/types.ts";
 import { DigestCounter } from "../store/digest.ts";
 import { ImageUnknownError, IntegrityError } from "../store/errors.ts";
 import { Compression, type Image, type Layer, type Store } from "../store/types.ts";
-import { ManifestError } from "./errors.ts";
+import { ImageReferenceError, ManifestError } from "./errors.ts";
 import type { LayerProgress } from "./import.ts";
 import {
   type Descriptor,
@@ -159,7 +159,7 @@ export async function exportImage(
 ): Promise<ExportResult> {
   const loc = typeof dest === "string" ? parseLocation(dest) : dest;
   if (loc.transport === "docker-archive") {
-    throw new ManifestError("export to docker-archive is not supported; use oci: or oci-archive:");
+    throw new ImageReferenceError("export to docker-archive is not supported; use oci: or oci-archive:");
   }
   const image = await findImage(store, ref);
   if (loc.transport === "oci") return await exportToLayout(store, image, loc.path, loc.ref, options);
