@@ -165,7 +165,15 @@ export async function importImage(
           state,
         });
       const layer = await reuseLayer(store, parent, diffId) ??
-        await createLayer(store, src, desc, parent, diffId, created, (n) => report(n, "copying"));
+        await createLayer(
+          store,
+          src,
+          desc,
+          parent,
+          diffId,
+          created,
+          options.onProgress && ((n) => report(n, "copying")),
+        );
       if (created[created.length - 1] === layer.id) report(desc.size, "done");
       else {
         reused.push(layer.id);
@@ -253,14 +261,18 @@ async function createLayer(
   parent: string,
   diffId: string,
   created: string[],
-  progress: (bytes: number) => void,
+  progress: ((bytes: number) => void) | undefined,
 ): Promise<Layer> {
   const id = chainLayerId(parent, diffId);
   const size = await src.blobs.stat(desc.digest);
   const v = new VerifyingStream(await src.blobs.open(desc.digest), desc.digest, size === -1 ? -1 : desc.size);
   let layer: Layer;
   try {
-    layer = await store.createLayer({ id, parent: parent || undefined, diff: counting(v.stream, progress) });
+    layer = await store.createLayer({
+      id,
+      parent: parent || undefined,
+      diff: progress ? counting(v.stream, progress) : v.stream,
+    });
   } catch (e) {
     // A decompressor or tar reader in the store wraps the verifier's error: report the original.
     const own = v.error;

@@ -183,13 +183,19 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
  * (as containers/image's GuessMIMEType does).
  */
 export function guessMediaType(bytes: Uint8Array): string {
-  let o: Record<string, unknown>;
+  const o = parseQuietly(bytes);
+  return str(o.mediaType) || guessFromFields(o);
+}
+
+function parseQuietly(bytes: Uint8Array): Record<string, unknown> {
   try {
-    o = parseJSON(bytes, "manifest");
+    return parseJSON(bytes, "manifest");
   } catch {
-    return "";
+    return {};
   }
-  if (typeof o.mediaType === "string" && o.mediaType) return o.mediaType;
+}
+
+function guessFromFields(o: Record<string, unknown>): string {
   if (o.schemaVersion === 1) return MediaType.DockerSchema1;
   if (Array.isArray(o.manifests)) return MediaType.OciIndex;
   if (o.config && typeof o.config === "object") {
@@ -214,14 +220,7 @@ export function isManifestType(mediaType: string): boolean {
  * descriptor gave, else a guess; a conflict between the two is an error.
  */
 export function manifestMediaType(bytes: Uint8Array, descriptorType = ""): string {
-  const own = guessMediaType(bytes);
-  const o = (() => {
-    try {
-      return parseJSON(bytes, "manifest");
-    } catch {
-      return {} as Record<string, unknown>;
-    }
-  })();
+  const o = parseQuietly(bytes);
   const explicit = str(o.mediaType);
   if (explicit && descriptorType && explicit !== descriptorType) {
     throw new ManifestError(
@@ -230,7 +229,7 @@ export function manifestMediaType(bytes: Uint8Array, descriptorType = ""): strin
       }`,
     );
   }
-  return explicit || descriptorType || own;
+  return explicit || descriptorType || guessFromFields(o);
 }
 
 /** Parses an OCI or Docker schema 2 image manifest; any other type is refused. */

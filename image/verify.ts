@@ -29,6 +29,8 @@ export class VerifyingStream {
   #seen = 0;
   #ended = false;
   #failure: unknown = null;
+  /** The outcome once checked: null when the blob matched. */
+  #result: Error | null | undefined = undefined;
 
   constructor(source: ReadableStream<Uint8Array>, digest: string, size: number) {
     this.#reader = source.getReader();
@@ -83,8 +85,6 @@ export class VerifyingStream {
     }
     return r.value;
   }
-
-  #result: Error | null | undefined = undefined;
 
   #check(): Error | null {
     if (this.#result !== undefined) return this.#result;

@@ -111,24 +111,25 @@ export async function shutdownGo(driver: string, graph: string, runRoot: string)
   ]);
 }
 
-/** Reads a store's images.json (empty list when absent). */
-export async function readImagesJson(graph: string, driver: string): Promise<Record<string, unknown>[]> {
+/** Reads a store's `images.json` or `layers.json` (empty list when absent). */
+async function readStoreJson(graph: string, driver: string, kind: "images" | "layers") {
   try {
-    return JSON.parse(await Deno.readTextFile(`${graph}/${driver}-images/images.json`) || "[]");
+    const text = await Deno.readTextFile(`${graph}/${driver}-${kind}/${kind}.json`);
+    return JSON.parse(text || "[]") as Record<string, unknown>[];
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
   }
 }
 
+/** Reads a store's images.json (empty list when absent). */
+export function readImagesJson(graph: string, driver: string): Promise<Record<string, unknown>[]> {
+  return readStoreJson(graph, driver, "images");
+}
+
 /** Reads a store's layers.json (empty list when absent). */
-export async function readLayersJson(graph: string, driver: string): Promise<Record<string, unknown>[]> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${graph}/${driver}-layers/layers.json`) || "[]");
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+export function readLayersJson(graph: string, driver: string): Promise<Record<string, unknown>[]> {
+  return readStoreJson(graph, driver, "layers");
 }
 
 const enc = new TextEncoder();
