@@ -348,18 +348,43 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** A FileGetter over a list of directories searched in order (overlay: diff, then lowers). */
+/**
+ * A FileGetter over a list of directories searched in order (overlay: diff, then the
+ * lowers). Only regular files reached without passing through a symlink are opened, so
+ * a layer cannot make the replay read files outside it.
+ */
 export function dirFileGetter(dirs: string[]): FileGetter {
   return {
     async open(path: string): Promise<Deno.FsFile | null> {
       const rel = cleanPath("/" + path);
+      if (rel === "/") return null;
       for (const d of dirs) {
-        try {
-          return await Deno.open(d + rel, { read: true });
-        } catch (e) {
-          if (e instanceof Deno.errors.NotFound) continue;
-          throw e;
+        let ok = true;
+        let cur = d;
+        for (const c of rel.slice(1).split("/")) {
+          cur += "/" + c;
+          let st: Deno.FileInfo;
+          try {
+            st = Deno.lstatSync(cur);
+          } catch (e) {
+            if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+              ok = false;
+              break;
+            }
+            throw e;
+          }
+          if (st.isSymlink) {
+            ok = false;
+            break;
+          }
         }
+        if (!ok) continue;
+        const f = await Deno.open(cur, { read: true });
+        if (!(await f.stat()).isFile) {
+          f.close();
+          continue;
+        }
+        return f;
       }
       return null;
     },

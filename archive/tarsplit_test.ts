@@ -158,3 +158,29 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
     rm(d);
   }
 });
+
+Deno.test("dirFileGetter searches layers in order and never follows symlinks", async () => {
+  const d = tmp();
+  try {
+    sh(
+      `mkdir -p up/etc low/etc out && echo up > up/etc/a && echo low > low/etc/b && echo secret > out/s
+        ln -s ../out up/link && ln -s ../../out/s low/etc/c`,
+      d,
+    );
+    const g = dirFileGetter([`${d}/up`, `${d}/low`]);
+    const read = async (p: string) => {
+      const f = await g.open(p);
+      if (!f) return null;
+      const t = new TextDecoder().decode(await collect(f.readable));
+      return t.trim();
+    };
+    assert.equal(await read("etc/a"), "up");
+    assert.equal(await read("./etc/b"), "low");
+    assert.equal(await read("link/s"), null);
+    assert.equal(await read("etc/c"), null);
+    assert.equal(await read("../out/s"), null);
+    assert.equal(await read("etc"), null);
+  } finally {
+    rm(d);
+  }
+});
