@@ -30,6 +30,8 @@ import {
 import {
   type ByteSource,
   type Change,
+  type CheckOptions,
+  type CheckReport,
   Compression,
   type Container,
   type CreateContainerOptions,
@@ -55,6 +57,7 @@ import { copyIDMap, mapsEqual, tryToContainer } from "./idmap.ts";
 import { validateDigest } from "./digest.ts";
 import { openDriver, reinitDriver, splitDriverOptions } from "./open.ts";
 import { VERSION } from "./version.ts";
+import { checkStore, type CheckTarget, planRepair } from "./check.ts";
 
 type Mode = "r" | "w";
 
@@ -1056,6 +1059,116 @@ export class StoreImpl implements Store {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  // ------------------------------------------------------------ upstream HEAD operations
+
+  async imageDirectory(ref: string): Promise<string> {
+    return await this.imageDir(ref, this.graphRoot);
+  }
+
+  async imageRunDirectory(ref: string): Promise<string> {
+    return await this.imageDir(ref, this.runRoot);
+  }
+
+  /** `ROOT/DRIVER-images/ID/userdata` of a resolved image (HEAD used the argument verbatim). */
+  private async imageDir(ref: string, root: string): Promise<string> {
+    const id = await this.withLocks({ images: "r" }, () => this.imageOrThrow(ref).image.id);
+    const dir = `${root}/${this.driverName}-images/${id}/userdata`;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  async driverLayers(): Promise<string[]> {
+    return await this.withLocks({ layers: "r" }, () => this.driver.listLayers());
+  }
+
+  async createDriverLayer(options: CreateLayerOptions = {}): Promise<string> {
+    if (options.id) validateId(options.id);
+    return await this.withLocks({ layers: "w" }, async () => {
+      let parent: Layer | null = null;
+      if (options.parent) {
+        parent = this.findLayer(options.parent)?.layer ?? null;
+        if (!parent) throw new LayerUnknownError();
+      }
+      const onDisk = new Set(await this.driver.listLayers());
+      const id = options.id || this.layerStore.newId();
+      if (this.layerStore.index.byId.has(id) || onDisk.has(id)) throw new DuplicateIDError();
+      let uidMap = copyIDMap(options.hostUIDMapping ? [] : options.uidMap);
+      let gidMap = copyIDMap(options.hostGIDMapping ? [] : options.gidMap);
+      if (!options.hostUIDMapping && uidMap.length === 0) {
+        uidMap = copyIDMap(parent ? parent.uidMap : this.uidMap);
+      }
+      if (!options.hostGIDMapping && gidMap.length === 0) {
+        gidMap = copyIDMap(parent ? parent.gidMap : this.gidMap);
+      }
+      if (this.canUseShifting(uidMap, gidMap)) uidMap = gidMap = [];
+      const opts = { mountLabel: options.mountLabel ?? "", uidMap, gidMap };
+      if (options.readOnly) await this.driver.create(id, parent?.id ?? null, opts);
+      else await this.driver.createReadWrite(id, parent?.id ?? null, opts);
+      return id;
+    });
+  }
+
+  async garbageCollect(): Promise<void> {
+    await this.writeAll(async () => {
+      const errors: string[] = [];
+      for (const id of await this.driver.listLayers()) {
+        if (this.layerStore.index.byId.has(id)) continue;
+        try {
+          await this.driver.remove(id);
+          await Deno.remove(this.layerStore.tarSplitPath(id)).catch(() => {});
+          await removeAll(this.layerStore.dataDir(id));
+        } catch (e) {
+          errors.push(e instanceof Error ? e.message : String(e));
+        }
+      }
+      // Data directories named like generated IDs that no record owns.
+      const sweep = async (dir: string, known: (id: string) => boolean) => {
+        for await (const e of Deno.readDir(dir)) {
+          if (!e.isDirectory || !/^[0-9a-f]{64}$/.test(e.name) || known(e.name)) continue;
+          await removeAll(`${dir}/${e.name}`).catch((err) => errors.push(String(err)));
+        }
+      };
+      await sweep(this.imageStore.dir, (id) => this.imageStore.index.byId.has(id));
+      await sweep(this.containerStore.dir, (id) => this.containerStore.index.byId.has(id));
+      if (errors.length > 0) throw new StorageError(errors.join("; "));
+    });
+  }
+
+  async check(options: CheckOptions): Promise<CheckReport> {
+    // Checking only reads; writers wait until it is done.
+    return await this.withLocks(
+      { layers: "r", images: "r", containers: "r" },
+      () => checkStore(this.checkTarget(), options),
+    );
+  }
+
+  async repair(report: CheckReport, options: { removeContainers: boolean }): Promise<void> {
+    await this.writeAll(async () => {
+      const plan = planRepair(this.checkTarget(), report, options.removeContainers);
+      for (const id of plan.containers) {
+        const c = this.containerStore.lookup(id);
+        if (!c) continue;
+        if (this.layerStore.index.byId.has(c.layerId)) await this.layerStore.delete(c.layerId);
+        await this.containerStore.delete(c.id);
+        const dirs = this.containerDirs(c.id);
+        await removeAll(dirs.graph);
+        await removeAll(dirs.run);
+      }
+      for (const id of plan.images) if (this.imageStore.index.byId.has(id)) await this.imageStore.delete(id);
+      for (const id of plan.layers) if (this.layerStore.index.byId.has(id)) await this.layerStore.delete(id);
+    });
+  }
+
+  private checkTarget(): CheckTarget {
+    return {
+      layers: this.layerStore,
+      roLayers: this.roLayerStores,
+      images: this.imageStore,
+      roImages: this.roImageStores,
+      containers: this.containerStore,
+    };
   }
 }
 
