@@ -1,7 +1,8 @@
 /**
- * Test fixture: a btrfs filesystem in a sparse file, attached to a loop device and
- * mounted in a temp directory. Whatever happens in the test, every mount under it is
- * unmounted, the loop device detached and the temp directory removed.
+ * Test and benchmark fixture: a btrfs filesystem in a sparse file, attached to a loop
+ * device and mounted in a temp directory. Closing it unmounts every mount under it (a
+ * driver's private home mount included), detaches the loop device and removes the temp
+ * directory — whatever the test did.
  *
  * @module
  */
@@ -15,56 +16,89 @@ export interface ScratchBtrfs {
   device: string;
   /** The temp directory holding the image and the mount point (also a place for non-btrfs dirs). */
   dir: string;
+  /** Unmounts, detaches and removes everything. Idempotent. */
+  close(): Promise<void>;
+  /** The same, synchronously (for `unload` handlers). */
+  closeSync(): void;
 }
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
+function runSync(cmd: string, args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
   if (!out.success) {
     throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
-  return text;
+  return new TextDecoder().decode(out.stdout);
 }
 
 /** Unmounts everything at or below `path`, deepest first. */
 export function unmountAllUnder(path: string): void {
-  const mounts = mountsUnder(path).map((m) => m.mountPoint).sort((a, b) => b.length - a.length);
-  for (const mp of mounts) {
+  for (const m of mountsUnder(path)) {
     try {
-      umount2(mp, 0);
+      umount2(m.mountPoint, 0);
     } catch {
-      umount2(mp, MNT_DETACH);
+      try {
+        umount2(m.mountPoint, MNT_DETACH);
+      } catch {
+        // Already gone (a parent's lazy unmount took it).
+      }
     }
   }
 }
 
 /**
- * Runs `fn` with a fresh btrfs of `sizeMiB` (sparse; 256 MiB by default) and tears it
- * down afterwards, even when `fn` throws.
+ * Makes a fresh btrfs of `sizeMiB` (sparse; 256 MiB by default) in a temp directory under
+ * `parent` (the system temp dir by default) and mounts it.
  */
+export function openScratchBtrfs(sizeMiB = 256, parent?: string): ScratchBtrfs {
+  const dir = Deno.makeTempDirSync({ prefix: "cs-btrfs-", dir: parent });
+  const img = `${dir}/fs.img`;
+  const mnt = `${dir}/mnt`;
+  let device = "";
+  let closed = false;
+  const closeSync = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      unmountAllUnder(mnt);
+    } finally {
+      if (device) {
+        try {
+          runSync("losetup", ["-d", device]);
+        } catch {
+          // Detached already.
+        }
+      }
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Keep going: nothing else to free.
+      }
+    }
+  };
+  try {
+    const f = Deno.openSync(img, { create: true, write: true });
+    f.truncateSync(sizeMiB * 1024 * 1024);
+    f.close();
+    runSync("mkfs.btrfs", ["-q", "-f", img]);
+    device = runSync("losetup", ["--find", "--show", img]).trim();
+    Deno.mkdirSync(mnt);
+    runSync("mount", ["-t", "btrfs", device, mnt]);
+  } catch (err) {
+    closeSync();
+    throw err;
+  }
+  return { mnt, device, dir, closeSync, close: () => Promise.resolve().then(closeSync) };
+}
+
+/** Runs `fn` with a fresh scratch btrfs and closes it afterwards, even when `fn` throws. */
 export async function withScratchBtrfs<T>(
   fn: (fs: ScratchBtrfs) => Promise<T>,
   sizeMiB = 256,
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-btrfs-" });
-  const img = `${dir}/fs.img`;
-  const mnt = `${dir}/mnt`;
-  let device = "";
+  const fs = openScratchBtrfs(sizeMiB);
   try {
-    const f = await Deno.open(img, { create: true, write: true });
-    await f.truncate(sizeMiB * 1024 * 1024);
-    f.close();
-    await run("mkfs.btrfs", ["-q", "-f", img]);
-    device = (await run("losetup", ["--find", "--show", img])).trim();
-    await Deno.mkdir(mnt);
-    await run("mount", ["-t", "btrfs", device, mnt]);
-    return await fn({ mnt, device, dir });
+    return await fn(fs);
   } finally {
-    try {
-      unmountAllUnder(mnt);
-    } finally {
-      if (device) await run("losetup", ["-d", device]).catch(() => {});
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    fs.closeSync();
   }
 }
