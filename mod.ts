@@ -32,3 +32,4 @@ export {
   ImageReferenceError,
   ManifestError,
 } from "./image/errors.ts";
+export type { ExtraFields } from "./store/json.ts";

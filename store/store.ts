@@ -85,14 +85,23 @@ function isContiguous(maps: IDMap[]): boolean {
 
 /** Everything `StoreImpl` is built from (see openStore). */
 export interface StoreParts {
+  /** Absolute graph root. */
   graphRoot: string;
+  /** Absolute run root. */
   runRoot: string;
+  /** The initialised driver. */
   driver: Driver;
+  /** Driver options as given (`vfs.x=y`). */
   driverOptions: string[];
+  /** Roots of additional read-only image stores. */
   imageStores: string[];
+  /** Default UID map of new base layers. */
   uidMap: IDMap[];
+  /** Default GID map of new base layers. */
   gidMap: IDMap[];
+  /** Take read locks only and refuse changes. */
   readOnly: boolean;
+  /** Ignore containers' Volatile flag when mounting. */
   disableVolatile: boolean;
   /** `storage.lock` token at driver initialisation. */
   graphToken: Uint8Array | null;
@@ -100,7 +109,10 @@ export interface StoreParts {
   options: StoreOptions;
 }
 
-/** The Store implementation returned by openStore. */
+/**
+ * The Store implementation returned by openStore (methods are documented on the Store
+ * interface in types.ts).
+ */
 export class StoreImpl implements Store {
   readonly graphRoot: string;
   readonly runRoot: string;
