@@ -36,6 +36,44 @@ const TL = new Int32Array(8 * 256);
   }
 })();
 
+// Slicing-by-8 in WebAssembly (i64 lookups from linear memory): several times faster
+// than the JS loop. Source (WAT), tables at 0..16383 as i64 (table t at t*2048):
+//   update(crc i64, p i32, n i32) -> i64: crc = ~crc; 8 bytes at a time
+//   crc = T7[b0]^T6[b1]^..^T0[b7] of (crc ^ load64(p)); tail bytewise; return ~crc
+const WASM =
+  "AGFzbQEAAAABCAFgA35/fwF+AwIBAAUDAQABBxACA21lbQIABnVwZGF0ZQAACoACAf0BAgJ/AX4gAEJ/hSEAIAEgAmohBCABIAJBeHFqIQMCQANAIAEgA08NASAAIAEpAwCFIQUgBUL/AYOnQQN0KQOAcCAFQgiIQv8Bg6dBA3QpA4BghSAFQhCIQv8Bg6dBA3QpA4BQhSAFQhiIQv8Bg6dBA3QpA4BAhSAFQiCIQv8Bg6dBA3QpA4AwhSAFQiiIQv8Bg6dBA3QpA4AghSAFQjCIQv8Bg6dBA3QpA4AQhSAFQjiIp0EDdCkDAIUhACABQQhqIQEMAAsLAkADQCABIARPDQEgAEIIiCAAIAExAACFQv8Bg6dBA3QpAwCFIQAgAUEBaiEBDAALCyAAQn+FCw==";
+const TABLE_BYTES = 8 * 256 * 8;
+const WINDOW = 1 << 20; // bytes hashed per wasm call
+
+interface Kernel {
+  update(crc: bigint, p: number, n: number): bigint;
+  bytes: Uint8Array;
+}
+
+let kernel: Kernel | null | undefined;
+function wasmKernel(): Kernel | null {
+  if (kernel !== undefined) return kernel;
+  try {
+    // deno-lint-ignore no-explicit-any
+    const bin = (Uint8Array as any).fromBase64(WASM) as Uint8Array<ArrayBuffer>;
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin), {});
+    const mem = inst.exports.mem as WebAssembly.Memory;
+    mem.grow(Math.ceil((TABLE_BYTES + WINDOW) / 65536));
+    const words = new Int32Array(mem.buffer, 0, TABLE_BYTES / 4);
+    for (let k = 0; k < 8 * 256; k++) {
+      words[2 * k] = TL[k];
+      words[2 * k + 1] = TH[k];
+    }
+    kernel = {
+      update: inst.exports.update as (crc: bigint, p: number, n: number) => bigint,
+      bytes: new Uint8Array(mem.buffer),
+    };
+  } catch {
+    kernel = null;
+  }
+  return kernel;
+}
+
 /** An incremental CRC-64/ISO (Go `crc64.New(crc64.MakeTable(crc64.ISO))`). */
 export class Crc64 {
   // Running CRC kept inverted (as Go does internally), in two 32-bit halves.
@@ -44,6 +82,24 @@ export class Crc64 {
 
   /** Adds bytes to the checksum. */
   update(b: Uint8Array): this {
+    const k = b.length >= 64 ? wasmKernel() : null;
+    if (k) {
+      let crc = (BigInt((~this.hi) >>> 0) << 32n) | BigInt((~this.lo) >>> 0);
+      for (let off = 0; off < b.length; off += WINDOW) {
+        const part = b.subarray(off, off + WINDOW);
+        k.bytes.set(part, TABLE_BYTES);
+        crc = k.update(crc, TABLE_BYTES, part.length);
+      }
+      crc = BigInt.asUintN(64, crc);
+      this.hi = ~Number(crc >> 32n);
+      this.lo = ~Number(crc & 0xffffffffn);
+      return this;
+    }
+    return this.updateJs(b);
+  }
+
+  /** The pure-JS slicing-by-8 path (small inputs, or no WebAssembly). */
+  updateJs(b: Uint8Array): this {
     let hi = this.hi, lo = this.lo;
     let i = 0;
     const n = b.length;

@@ -54,9 +54,17 @@ export function goJsonString(s: string): string {
   return out;
 }
 
+const SLOW_CLEAN = /\/\/|(^|\/)\.\.?(\/|$)/;
+
 /** Cleans a name as Go's filepath.Clean (for the duplicate check). */
 export function cleanPath(p: string): string {
   if (p === "") return ".";
+  // Fast path: no empty, "." or ".." components; at most trailing slashes to drop.
+  if (!SLOW_CLEAN.test(p)) {
+    let e = p.length;
+    while (e > 1 && p.charCodeAt(e - 1) === 0x2f) e--;
+    return e === p.length ? p : p.slice(0, e);
+  }
   const rooted = p.startsWith("/");
   const out: string[] = [];
   for (const c of p.split("/")) {
