@@ -99,6 +99,8 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
     lock.unlock();
   }
   if (!readOnly) {
+    // Go creates the (never written) userns.lock at open, too.
+    (await Deno.open(`${graphRoot}/userns.lock`, { create: true, write: true, mode: 0o644 })).close();
     const d = driver.name;
     for (
       const dir of [`${graphRoot}/${d}-layers`, `${graphRoot}/${d}-images`, `${graphRoot}/${d}-containers`]
