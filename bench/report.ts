@@ -15,6 +15,8 @@ export interface RunInfo {
   kernel: string;
   cpus: number;
   memGiB: number;
+  /** /proc/loadavg at the start and the end: other work on the machine skews the figures. */
+  load: string;
   deno: string;
   goCli: string;
   tar: string;
@@ -136,6 +138,7 @@ export function formatInfo(info: RunInfo): string {
     `ours: ${info.ours}   [${info.deno}]`,
     `Go:   ${info.go}   [${info.goCli}]`,
     `tar:  ${info.tar}`,
+    `load average (1/5/15 min) ${info.load}`,
     `stores on ${info.stores}; data ${info.data}; inputs read warm from the page cache;`,
     `each figure: median wall clock of ${info.reps}+ runs (version, mount, create: more), process spawn included${
       info.quick ? "; QUICK mode: small inputs" : ""

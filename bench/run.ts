@@ -13,6 +13,7 @@
  *     --disk            keep the stores on disk under --tmp instead of a private tmpfs
  *     --tmp DIR         where the scratch area is made (default ${TMPDIR:-/tmp})
  *     --ours "CMD"      command running our CLI (default: deno run -A cli.ts)
+ *     --bundle          run our CLI from a single file made by `deno bundle` (startup cost)
  *     --go "CMD"        command running the Go CLI (default: containers-storage)
  *     --no-build        do not run make-data.sh; skip workloads without data
  *     --list            list the workloads and exit
@@ -94,6 +95,7 @@ async function main(): Promise<number> {
       disk: { type: "boolean", default: false },
       tmp: { type: "string" },
       ours: { type: "string" },
+      bundle: { type: "boolean", default: false },
       go: { type: "string" },
       "no-build": { type: "boolean", default: false },
       list: { type: "boolean", default: false },
@@ -120,6 +122,8 @@ async function main(): Promise<number> {
     go: { name: "go", argv: values.go?.split(/\s+/) ?? ["containers-storage"] },
   };
   const t0 = performance.now();
+  const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  const loadStart = loadavg();
   const log = (msg: string) =>
     console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}`);
 
@@ -144,6 +148,16 @@ async function main(): Promise<number> {
     const env = Deno.env.toObject();
     for (const k of ["STORAGE_DRIVER", "STORAGE_OPTS"]) delete env[k];
     Object.assign(env, { CONTAINERS_STORAGE_CONF: conf, DENO_NO_UPDATE_CHECK: "1" });
+    if (values.bundle) {
+      const out = `${scratch.dir}/cli.bundle.js`;
+      const st = await new Deno.Command(Deno.execPath(), {
+        args: ["bundle", "-q", "-o", out, `${repo}/cli.ts`],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!st.success) throw new Error("deno bundle cli.ts failed");
+      tools.ours.argv = [Deno.execPath(), "run", "-A", out];
+    }
     const ctx: BenchContext = { tools, env, scratch, data, reps, quick: values.quick, log };
 
     const picked = WORKLOADS.filter((w) => w.key === "startup" || selected(w, only));
@@ -176,6 +190,7 @@ async function main(): Promise<number> {
       kernel: Deno.osRelease(),
       cpus: navigator.hardwareConcurrency,
       memGiB: Math.round(mem.total / 2 ** 30),
+      load: `${loadStart} at the start, ${loadavg()} at the end`,
       deno: `deno ${Deno.version.deno}`,
       goCli: `containers-storage ${await output("dpkg-query", [
         "-W",
@@ -184,7 +199,7 @@ async function main(): Promise<number> {
         "containers-storage",
       ])}`,
       tar: (await output("tar", ["--version"])).split("\n")[0],
-      ours: tools.ours.argv.join(" ").replace(`${repo}/`, ""),
+      ours: tools.ours.argv.join(" ").replace(`${repo}/`, "").replace(scratch.dir, "SCRATCH"),
       go: tools.go.argv.join(" "),
       stores: scratch.fs === "tmpfs" ? "a private tmpfs" : `disk (${scratch.fs})`,
       reps,
