@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import { runOurs, tempStore } from "./cli_helpers.ts";
 import type { RunOptions, RunResult } from "./cli_helpers.ts";
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs").split(",").filter(Boolean);
+const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
 
 function ok(r: RunResult, label: string): RunResult {
   assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);

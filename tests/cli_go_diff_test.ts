@@ -128,7 +128,7 @@ function normalize(
   return [r.code, fix(r.stdout), fix(r.stderr)];
 }
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs").split(",").filter(Boolean);
+const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
 
 for (const driver of DRIVERS) {
   Deno.test({

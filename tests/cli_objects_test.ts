@@ -1,13 +1,13 @@
 /**
  * End-to-end CLI tests on a temp store: layers, images, containers, names,
  * metadata, exists, delete*, status/version/wipe — text and JSON output and exit
- * codes. Runs per driver in CLI_TEST_DRIVERS (default `vfs`; e.g. `vfs,overlay`).
+ * codes. Runs per driver in CLI_TEST_DRIVERS (default `vfs,overlay`).
  */
 import assert from "node:assert/strict";
 import { runOurs, tempStore } from "./cli_helpers.ts";
 import type { RunOptions, RunResult } from "./cli_helpers.ts";
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs").split(",").filter(Boolean);
+const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function ok(r: RunResult, label: string): RunResult {
