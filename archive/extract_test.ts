@@ -246,3 +246,19 @@ Deno.test("unsupported entry types and extraction into a missing root fail clean
     rm(d);
   }
 });
+
+Deno.test("rootless: device nodes are skipped, FIFOs kept; noChown keeps the extracting owner", async () => {
+  const d = tmp();
+  try {
+    const tar = makeTar([
+      { name: "c", type: TypeFlag.Char, devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: "b", type: TypeFlag.Block, devmajor: 7, devminor: 0, mode: 0o660 },
+      { name: "p", type: TypeFlag.Fifo, mode: 0o600, uid: 42 },
+    ]);
+    await extractTar(streamOf(tar), d, { rootless: true, noChown: true });
+    assert.deepEqual([...Deno.readDirSync(d)].map((e) => e.name), ["p"]);
+    assert.equal(lstatNs(`${d}/p`).uid, 0);
+  } finally {
+    rm(d);
+  }
+});

@@ -33,6 +33,11 @@ export interface TarDirOptions extends TarFileOptions {
   exclude?: string[];
   /** Name the root entry (and prefix everything) with this instead of `./`-less names. */
   rename?: string;
+  /**
+   * Go's RebaseNames: an entry named `old` or `old/...` is renamed to `new` or `new/...`
+   * (applied after `rename`), e.g. to archive a single file under another name.
+   */
+  rebase?: Record<string, string>;
   /** Emit an entry for the root directory itself (default true, as `./`). */
   includeRoot?: boolean;
 }
@@ -182,7 +187,19 @@ export function tarDirectory(root: string, options: TarDirOptions = {}): Readabl
   const links: HardLinkMap = new Map();
   const exclude = new Set((options.exclude ?? []).map((p) => p.replace(/^\.?\/+|\/+$/g, "")));
   const prefix = options.rename ? options.rename.replace(/\/+$/, "") : "";
-  const entryName = (rel: string) => (prefix ? (rel ? `${prefix}/${rel}` : prefix) : rel);
+  const rebase = Object.entries(options.rebase ?? {}).map((
+    [a, b],
+  ) => [a.replace(/\/+$/, ""), b.replace(/\/+$/, "")]);
+  const entryName = (rel: string) => {
+    let n = prefix ? (rel ? `${prefix}/${rel}` : prefix) : rel;
+    for (const [from, to] of rebase) {
+      if (n === from) n = to;
+      else if (n.startsWith(from + "/")) n = to + n.slice(from.length);
+      else continue;
+      break;
+    }
+    return n;
+  };
   const walk = async (rel: string): Promise<void> => {
     if (rel && exclude.has(rel)) return;
     const abs = rel ? `${root}/${rel}` : root;
