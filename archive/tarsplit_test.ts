@@ -136,6 +136,8 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
   try {
     Deno.mkdirSync(`${d}/src`);
     buildRichTree(`${d}/src`);
+    // Enough entries for more than 1 MiB of JSON: our file then has several gzip members.
+    sh(`mkdir src/many && for i in $(seq 1 1600); do echo $i > src/many/f$i; done`, d);
     sh(`tar --xattrs --xattrs-include='*' --format=pax -cf t.tar -C src . && printf 'junk' >> t.tar`, d);
     const original = Deno.readFileSync(`${d}/t.tar`);
     const id = new TextDecoder().decode(cs(["import-layer", "--file", `${d}/t.tar`])).trim().split("\n")
@@ -152,6 +154,11 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
     const rec = TarSplitRecorder.create(goTs);
     await scanTar(streamOf(original), [rec]);
     rec.commit();
+    const members = sh(`python3 -c "
+import sys
+b = open(sys.argv[1], 'rb').read()
+print(b.count(bytes([0x1f, 0x8b, 8, 0])))" ${goTs}`, d);
+    assert.ok(Number(members) >= 2, `gzip members: ${members}`);
     const goDiff = cs(["diff", "-u", id]);
     assert.equal(sha256(goDiff), sha256(original));
   } finally {
