@@ -10,6 +10,7 @@
  * @module
  */
 import { openScratchBtrfs } from "../drivers/btrfs/testutil.ts";
+import { openStore } from "../mod.ts";
 import type { BtrfsBenchOptions } from "./btrfs.ts";
 import { errText, finish, order, record, type Row, type Sample, sample } from "./context.ts";
 import { BenchStore, type ToolName } from "./exec.ts";
@@ -112,6 +113,44 @@ async function containerBench(opts: BtrfsBenchOptions, mnt: string): Promise<Row
   ];
 }
 
+/**
+ * The same work through the library in one process (ours only): what the driver and store
+ * cost per layer and per container once process startup is out of the picture.
+ */
+async function inProcessBench(opts: BtrfsBenchOptions, mnt: string): Promise<Row[]> {
+  const layer = pair(), ctr = pair();
+  const root = `${mnt}/inproc`;
+  const store = await openStore({ graphRoot: `${root}/graph`, runRoot: `${root}/run`, driverName: "btrfs" });
+  try {
+    let parent: string | undefined;
+    for (let i = 0; i < DEPTH; i++) {
+      const t0 = performance.now();
+      parent = (await store.createLayer({ parent })).id;
+      record(layer.ours, performance.now() - t0);
+    }
+    const file = opts.rootfsTar ?? opts.tinyTar;
+    if (file) {
+      const f = await Deno.open(file);
+      const base = await store.createLayer({ diff: f.readable });
+      const image = await store.createImage({ layer: base.id });
+      const n = Math.max(opts.reps, opts.quick ? 5 : 10);
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await store.createContainer({ image: image.id });
+        record(ctr.ours, performance.now() - t0);
+      }
+    }
+  } finally {
+    await store.shutdown(true).catch(() => {});
+    await store.close();
+  }
+  const note = ["ours only: library calls in one process, no process startup; Go has no such mode"];
+  return [
+    { ...row(`in-process createLayer on a chain (median of ${DEPTH})`, layer), notes: note },
+    ...(ctr.ours.runsMs.length ? [{ ...row("in-process createContainer (median)", ctr), notes: note }] : []),
+  ];
+}
+
 function row(workload: string, s: Record<ToolName, Sample>, targetGo?: number): Row {
   return { key: "btrfs", workload, driver: "btrfs", ours: finish(s.ours), go: finish(s.go), targetGo };
 }
@@ -125,7 +164,11 @@ export async function btrfsBench(opts: BtrfsBenchOptions): Promise<Row[]> {
   const fs = openScratchBtrfs(opts.rootfsTar ? 4096 : 1024, opts.scratch);
   try {
     opts.log(`btrfs: scratch filesystem on ${fs.device} at ${fs.mnt}`);
-    return [...await chainBench(opts, fs.mnt), ...await containerBench(opts, fs.mnt)];
+    return [
+      ...await chainBench(opts, fs.mnt),
+      ...await containerBench(opts, fs.mnt),
+      ...await inProcessBench(opts, fs.mnt),
+    ];
   } finally {
     await fs.close();
   }
