@@ -90,7 +90,12 @@ function lstatMode(abs: string): number {
 const tsBuf = new BigInt64Array(4);
 const tsBytes = new Uint8Array(tsBuf.buffer);
 const NS = 1_000_000_000n;
+// Most entries of a layer share their times: skip the bigint arithmetic when unchanged.
+let lastA = -1n, lastM = -1n;
 function setTs(atime: bigint, mtime: bigint): void {
+  if (atime === lastA && mtime === lastM) return;
+  lastA = atime;
+  lastM = mtime;
   let s = atime / NS, n = atime % NS;
   if (n < 0n) (s -= 1n, n += NS);
   tsBuf[0] = s;
@@ -486,30 +491,37 @@ class Extractor implements TarObserver {
     if (make() === 0) return;
     let e = errno();
     if (e === EEXIST) {
-      const m = this.lstatHere(base);
-      if (this.o.noOverwriteDirNonDir && m >= 0 && (m & S_IFMT) === S_IFDIR) {
-        throw new ArchiveError(
-          `cannot overwrite directory ${JSON.stringify(this.here(base))} with non-directory ${
-            JSON.stringify(h.name)
-          }`,
-        );
-      }
-      this.removeHere(base, m);
+      this.replaceExisting(base, h);
       if (make() === 0) return;
       e = errno();
     }
     throw sysError(op, this.here(base), e);
   }
 
+  /** Removes what is at `base` before a non-directory is created there. */
+  private replaceExisting(base: string, h: TarHeader): void {
+    const m = this.lstatHere(base);
+    if (this.o.noOverwriteDirNonDir && m >= 0 && (m & S_IFMT) === S_IFDIR) {
+      throw new ArchiveError(
+        `cannot overwrite directory ${JSON.stringify(this.here(base))} with non-directory ${
+          JSON.stringify(h.name)
+        }`,
+      );
+    }
+    this.removeHere(base, m);
+  }
+
   private openFile(base: string, h: TarHeader): void {
     const flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     const perm = h.mode & 0o777;
-    let fd = -1;
-    const make = () => {
+    let fd = S.openat(this.dirFd, cs0(base), flags, perm);
+    if (fd < 0) {
+      const e = errno();
+      if (e !== EEXIST) throw sysError("open", this.here(base), e);
+      this.replaceExisting(base, h);
       fd = S.openat(this.dirFd, cs0(base), flags, perm);
-      return fd >= 0 ? 0 : -1;
-    };
-    this.create(base, h, make, "open");
+      if (fd < 0) throw sysError("open", this.here(base), errno());
+    }
     this.fd = fd;
     this.fileBase = base;
     this.cur = h;

@@ -154,10 +154,13 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
     const rec = TarSplitRecorder.create(goTs);
     await scanTar(streamOf(original), [rec]);
     rec.commit();
-    const members = sh(`python3 -c "
+    const members = sh(
+      `python3 -c "
 import sys
 b = open(sys.argv[1], 'rb').read()
-print(b.count(bytes([0x1f, 0x8b, 8, 0])))" ${goTs}`, d);
+print(b.count(bytes([0x1f, 0x8b, 8, 0])))" ${goTs}`,
+      d,
+    );
     assert.ok(Number(members) >= 2, `gzip members: ${members}`);
     const goDiff = cs(["diff", "-u", id]);
     assert.equal(sha256(goDiff), sha256(original));
