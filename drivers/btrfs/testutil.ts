@@ -80,7 +80,14 @@ export function openScratchBtrfs(sizeMiB = 256, parent?: string): ScratchBtrfs {
     f.truncateSync(sizeMiB * 1024 * 1024);
     f.close();
     runSync("mkfs.btrfs", ["-q", "-f", img]);
-    device = runSync("losetup", ["--find", "--show", img]).trim();
+    // Another process may grab the free device between losetup's lookup and its attach.
+    for (let attempt = 1; device === ""; attempt++) {
+      try {
+        device = runSync("losetup", ["--find", "--show", img]).trim();
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
     Deno.mkdirSync(mnt);
     runSync("mount", ["-t", "btrfs", device, mnt]);
   } catch (err) {
