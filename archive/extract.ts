@@ -361,6 +361,7 @@ class Extractor implements TarObserver {
   // ---- TarObserver ----
 
   entry(h: TarHeader): void {
+    if (h.type === TypeFlag.PaxGlobal) return; // ignored, as Go does
     const rel = cleanRel(h.name);
     if (rel === "") return this.rootEntry(h);
     const slash = rel.lastIndexOf("/");

@@ -1,6 +1,8 @@
 /**
- * Streaming tar parser: ustar, PAX (`x` records; `g` global records are skipped), GNU
- * long names/links (`L`/`K`), GNU base-256 numbers, old-style NUL typeflag.
+ * Streaming tar parser: ustar, PAX (`x` records; a `g` global header is reported as an
+ * entry of type `TypeFlag.PaxGlobal` with no payload, as Go's reader does, and its
+ * records are not applied), GNU long names/links (`L`/`K`), GNU base-256 numbers,
+ * old-style NUL typeflag. GNU sparse files are not expanded.
  *
  * The core is `TarParser`, a synchronous push parser: feed it chunks and it calls its
  * observers in stream order. Every input byte goes to exactly one of `segment`
@@ -219,6 +221,7 @@ export class TarParser {
   private blkLen = 0;
   private remain = 0; // bytes left in Data, Pad or Meta (incl. its padding)
   private metaType = 0;
+  private metaName = "";
   private metaBuf: Uint8Array | null = null;
   private metaSize = 0;
   private metaLen = 0;
@@ -352,6 +355,7 @@ export class TarParser {
     ) {
       if (size > MAX_META_SIZE) throw new ArchiveError("archive/tar: header field too long");
       this.metaType = type;
+      if (type === TypeFlag.PaxGlobal) this.metaName = cString(b, o, 100);
       this.metaSize = size;
       this.metaLen = 0;
       this.metaBuf = new Uint8Array(size);
@@ -455,11 +459,33 @@ export class TarParser {
       case TypeFlag.PaxHeader:
         parsePax(data, p);
         break;
-      case TypeFlag.PaxGlobal:
-        // Global records are ignored (as Go's extraction does); validate their syntax only.
+      case TypeFlag.PaxGlobal: {
+        // Go's reader returns a global header as an entry of its own (name only, IDs 0,
+        // no payload): tar-split records it as a file entry and the ID sets count it.
+        // Its records are not applied to later entries; extraction ignores it.
         parsePax(data, {});
         if (Object.keys(p).length === 0) this.pending = null;
+        const h: TarHeader = {
+          name: this.metaName,
+          type: TypeFlag.PaxGlobal,
+          mode: 0,
+          uid: 0,
+          gid: 0,
+          uname: "",
+          gname: "",
+          size: 0,
+          mtimeNs: 0n,
+          linkname: "",
+          devmajor: 0,
+          devminor: 0,
+          xattrs: EMPTY_XATTRS,
+        };
+        this.entries++;
+        const obs = this.obs;
+        for (let i = 0; i < obs.length; i++) obs[i].entry?.(h);
+        for (let i = 0; i < obs.length; i++) obs[i].entryEnd?.();
         break;
+      }
     }
   }
 }

@@ -12,6 +12,7 @@ import {
   TarSplitRecorder,
 } from "./tarsplit.ts";
 import { TypeFlag } from "./types.ts";
+import { IDSetCollector } from "./idset.ts";
 import { IntegrityError } from "../store/errors.ts";
 import {
   buildRichTree,
@@ -190,6 +191,32 @@ Deno.test("dirFileGetter searches layers in order and never follows symlinks", a
     assert.equal(await read("etc/c"), null);
     assert.equal(await read("../out/s"), null);
     assert.equal(await read("etc"), null);
+  } finally {
+    rm(d);
+  }
+});
+
+Deno.test("PAX global headers: recorded as a file entry and counted in the ID sets, as Go does", async () => {
+  const d = tmp();
+  try {
+    sh(
+      `python3 -c "
+import tarfile, io
+with tarfile.open('g.tar', 'w', format=tarfile.PAX_FORMAT, pax_headers={'comment': 'hello'}) as t:
+    ti = tarfile.TarInfo('f'); ti.size = 1; ti.uid = 1000; ti.gid = 1000
+    t.addfile(ti, io.BytesIO(b'x'))
+"`,
+      d,
+    );
+    Deno.mkdirSync(`${d}/x`);
+    const chunks: Uint8Array[] = [];
+    const rec = new TarSplitRecorder((gz) => chunks.push(gz.slice()));
+    const ids = new IDSetCollector();
+    await extractTar(await fileStream(`${d}/g.tar`), `${d}/x`, { observers: [rec, ids] });
+    const lines = new TextDecoder().decode(gunzipSync(Buffer.concat(chunks))).split("\n");
+    assert.equal(lines[1], '{"type":1,"name":"././@PaxHeader","payload":null,"position":1}');
+    assert.deepEqual(ids.uidSet(), [0, 1000]);
+    assert.deepEqual([...Deno.readDirSync(`${d}/x`)].map((e) => e.name), ["f"]);
   } finally {
     rm(d);
   }
