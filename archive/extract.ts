@@ -23,6 +23,7 @@ import {
   AT_SYMLINK_NOFOLLOW,
   getegid,
   geteuid,
+  lstatNs,
   makedev,
   O_CLOEXEC,
   O_CREAT,
@@ -63,6 +64,12 @@ export interface ExtractOptions {
   noOverwriteDirNonDir?: boolean;
   /** Observers that see the stream in the same pass (tar-split recorder, ID collector...). */
   observers?: TarObserver[];
+  /**
+   * Mount-program stores' `force_mask` (Go 1.43): every entry gets this mode, owners are
+   * not changed, and regular files and directories (and the root) record their real
+   * `uid:gid:0mode` in the `user.containers.override_stat` xattr.
+   */
+  forceMask?: number;
 }
 
 /** What extractTar reports. */
@@ -177,6 +184,8 @@ interface DirTime {
 const O_DIR_FLAGS = 0o10000000 /* O_PATH */ | 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
 const EMPTY = new Uint8Array(0);
 const Y = new Uint8Array([0x79]);
+const OVERRIDE_XATTR = "user.containers.override_stat";
+const enc = new TextEncoder();
 
 /**
  * The extraction state machine; a TarObserver driven by TarParser. Entries are created
@@ -191,6 +200,8 @@ class Extractor implements TarObserver {
   private readonly parentMode: number;
   private readonly parentOwner: { uid: number; gid: number } | null;
   private readonly opaqueXattr: string;
+  private readonly noChown: boolean;
+  private readonly forceMask: number | undefined;
   /** Unresolved parent path → resolved path of a real directory. */
   private resolved = new Map<string, string>();
   /** Resolved paths known to be real directories. */
@@ -230,6 +241,26 @@ class Extractor implements TarObserver {
     if ((m & S_IFMT) !== S_IFDIR) throw sysError("open", this.root, 20 /* ENOTDIR */);
     this.realDirs.add("");
     this.resolved.set("", "");
+    this.forceMask = o.forceMask;
+    this.noChown = !!o.noChown || o.forceMask !== undefined;
+    if (o.forceMask !== undefined) {
+      const st = lstatNs(this.root);
+      this.override(this.root, -1, st.uid, st.gid, st.mode & 0o7777);
+    }
+  }
+
+  /** Sets the force_mask override xattr (by fd when `fd` >= 0). */
+  private override(abs: string, fd: number, uid: number, gid: number, mode: number): void {
+    const v = enc.encode(`${uid}:${gid}:0${mode.toString(8)}`) as Uint8Array<ArrayBuffer>;
+    const r = fd >= 0
+      ? S.fsetxattr(fd, cs1(OVERRIDE_XATTR), v, BigInt(v.length), 0)
+      : S.lsetxattr(cs0(abs), cs1(OVERRIDE_XATTR), v, BigInt(v.length), 0);
+    if (r !== 0) throw sysError("lsetxattr", `${abs} ${OVERRIDE_XATTR}`, errno());
+  }
+
+  /** The permission bits to apply for a header mode. */
+  private perm(mode: number): number {
+    return this.forceMask ?? (mode & 0o7777);
   }
 
   private abs(rel: string): string {
@@ -404,7 +435,7 @@ class Extractor implements TarObserver {
         const t = h.type === TypeFlag.Char ? S_IFCHR : h.type === TypeFlag.Block ? S_IFBLK : S_IFIFO;
         const dev = BigInt(makedev(h.devmajor, h.devminor));
         const dfd = this.dirFd;
-        this.create(base, h, () => S.mknodat(dfd, cs0(base), t | (h.mode & 0o7777), dev), "mknod");
+        this.create(base, h, () => S.mknodat(dfd, cs0(base), t | this.perm(h.mode), dev), "mknod");
         this.meta(base, h, t);
         break;
       }
@@ -438,9 +469,12 @@ class Extractor implements TarObserver {
     this.fd = -1;
     this.cur = null;
     try {
-      if (!this.o.noChown) this.chownResult(S.fchown(fd, this.uid, this.gid), this.fileBase);
+      if (!this.noChown) this.chownResult(S.fchown(fd, this.uid, this.gid), this.fileBase);
+      if (this.forceMask !== undefined) {
+        this.override(this.here(this.fileBase), fd, this.uid, this.gid, h.mode & 0o777);
+      }
       if (h.xattrs.size) this.xattrs(this.fileBase, h, fd);
-      const perm = h.mode & 0o7777;
+      const perm = this.perm(h.mode);
       if ((perm & 0o7000) !== 0 || (perm & this.umask) !== 0) {
         if (S.fchmod(fd, perm) !== 0) throw sysError("chmod", this.here(this.fileBase), errno());
       }
@@ -514,7 +548,7 @@ class Extractor implements TarObserver {
 
   private openFile(base: string, h: TarHeader): void {
     const flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    const perm = h.mode & 0o777;
+    const perm = this.perm(h.mode) & 0o777;
     let fd = S.openat(this.dirFd, cs0(base), flags, perm);
     if (fd < 0) {
       const e = errno();
@@ -530,7 +564,7 @@ class Extractor implements TarObserver {
 
   private makeDir(base: string, h: TarHeader): void {
     let merged = false;
-    if (S.mkdirat(this.dirFd, cs0(base), h.mode & 0o777) !== 0) {
+    if (S.mkdirat(this.dirFd, cs0(base), this.perm(h.mode) & 0o777) !== 0) {
       const e = errno();
       if (e !== EEXIST) throw sysError("mkdir", this.here(base), e);
       const m = this.lstatHere(base);
@@ -544,7 +578,7 @@ class Extractor implements TarObserver {
           );
         }
         this.removeHere(base, m);
-        if (S.mkdirat(this.dirFd, cs0(base), h.mode & 0o777) !== 0) {
+        if (S.mkdirat(this.dirFd, cs0(base), this.perm(h.mode) & 0o777) !== 0) {
           throw sysError("mkdir", this.here(base), errno());
         }
       }
@@ -580,8 +614,11 @@ class Extractor implements TarObserver {
   private meta(base: string, h: TarHeader, type: number, merged = false): void {
     const dfd = this.dirFd;
     // "." (the root entry) cannot take AT_SYMLINK_NOFOLLOW-less semantics issues: it is a real directory.
-    if (!this.o.noChown) {
+    if (!this.noChown) {
       this.chownResult(S.fchownat(dfd, cs0(base), this.uid, this.gid, AT_SYMLINK_NOFOLLOW), base);
+    }
+    if (this.forceMask !== undefined && type === S_IFDIR) {
+      this.override(this.here(base), -1, this.uid, this.gid, h.mode & 0o777);
     }
     if (h.xattrs.size) this.xattrs(base, h, -1);
     if (type === S_IFLNK) {
@@ -591,7 +628,7 @@ class Extractor implements TarObserver {
       }
       return;
     }
-    const perm = h.mode & 0o7777;
+    const perm = this.perm(h.mode);
     if (merged || type !== S_IFDIR || (perm & 0o7000) !== 0 || (perm & this.umask) !== 0) {
       if (S.fchmodat(dfd, cs0(base), perm, 0) !== 0) throw sysError("chmod", this.here(base), errno());
     }
@@ -657,7 +694,7 @@ class Extractor implements TarObserver {
       if (S.mknodat(this.dirFd, cs0(orig), S_IFCHR, 0n) !== 0) {
         throw sysError("mknod", this.here(orig), errno());
       }
-      if (!this.o.noChown) {
+      if (!this.noChown) {
         this.uid = uid;
         this.gid = gid;
         this.chownResult(S.fchownat(this.dirFd, cs0(orig), uid, gid, AT_SYMLINK_NOFOLLOW), orig);

@@ -262,3 +262,26 @@ Deno.test("rootless: device nodes are skipped, FIFOs kept; noChown keeps the ext
     rm(d);
   }
 });
+
+Deno.test("forceMask (mount-program stores): mask as mode, no chown, override_stat xattr", async () => {
+  const d = tmp();
+  try {
+    Deno.chmodSync(d, 0o555);
+    const tar = makeTar([
+      { name: "dir/", type: TypeFlag.Dir, mode: 0o755, uid: 5, gid: 6 },
+      { name: "dir/f", mode: 0o4644, uid: 7, gid: 8, data: "x" },
+      { name: "l", type: TypeFlag.Symlink, linkname: "dir/f", uid: 9, gid: 9 },
+    ]);
+    await extractTar(streamOf(tar), d, { forceMask: 0o700, whiteoutFormat: "aufs", skipRootEntry: true });
+    const x = (p: string) =>
+      new TextDecoder().decode(lgetxattr(p, "user.containers.override_stat") ?? new Uint8Array());
+    assert.equal(x(d), "0:0:0555");
+    assert.equal(x(`${d}/dir`), "5:6:0755");
+    assert.equal(x(`${d}/dir/f`), "7:8:0644");
+    assert.equal(x(`${d}/l`), "");
+    assert.deepEqual([lstatNs(`${d}/dir/f`).mode & 0o7777, lstatNs(`${d}/dir/f`).uid], [0o700, 0]);
+    assert.equal(lstatNs(`${d}/dir`).mode & 0o7777, 0o700);
+  } finally {
+    rm(d);
+  }
+});
