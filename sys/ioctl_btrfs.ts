@@ -9,9 +9,11 @@
 import { EINTR } from "./errno.ts";
 import { errno } from "./libc.ts";
 
-const lib = Deno.dlopen("libc.so.6", {
+const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-});
+} as const;
+// Opened on first use: binding symbols costs startup time, and most commands never need it.
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 
 /**
  * ioctl(fd, request, buf): returns 0 on success or the positive errno on failure, so
@@ -19,6 +21,7 @@ const lib = Deno.dlopen("libc.so.6", {
  */
 export function ioctlBuf(fd: number, request: number, buf: Uint8Array<ArrayBuffer> | null): number {
   for (;;) {
+    lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
     const r = lib.symbols.ioctl(fd, BigInt(request), buf);
     if (r >= 0) return 0;
     const e = errno();
