@@ -1,6 +1,6 @@
 /**
  * Fast byte sources for tar input. Deno's `FsFile.readable` reads 64 KiB per async op;
- * for multi-hundred-megabyte layers the per-op cost dominates, so these read 1 MiB at
+ * for multi-hundred-megabyte layers the per-op cost dominates, so these read 256 KiB at
  * a time and keep a chunk read ahead (fresh buffers: chunks are never reused).
  *
  * @module
@@ -15,7 +15,7 @@ export interface AsyncByteReader {
 }
 
 /** Default chunk size of the sources. */
-export const SOURCE_CHUNK = 1 << 20;
+export const SOURCE_CHUNK = 256 * 1024;
 
 /** A ReadableStream over a reader, in chunks of up to `chunkSize` bytes. */
 export function readerStream(r: AsyncByteReader, chunkSize = SOURCE_CHUNK): ReadableStream<Uint8Array> {

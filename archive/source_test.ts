@@ -9,7 +9,7 @@ Deno.test("fileSource and readerStream deliver the whole file in large chunks", 
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
     Deno.writeFileSync(`${d}/f`, data);
     const sizes: number[] = [];
-    const s = await fileSource(`${d}/f`);
+    const s = await fileSource(`${d}/f`, 1 << 20);
     const parts: Uint8Array[] = [];
     for await (const c of s) (sizes.push(c.length), parts.push(c));
     assert.deepEqual(sizes, [1 << 20, 1 << 20, 1 << 20, 123]);
