@@ -8,9 +8,9 @@
  * @module
  */
 import { check, EINTR, ENAMETOOLONG, sysError } from "./errno.ts";
-import { errno } from "./libc.ts";
+import { errno, lazySymbols } from "./libc.ts";
 
-const lib = Deno.dlopen("libc.so.6", {
+const S = lazySymbols({
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "i64" },
   readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "i64" },
 });
@@ -47,7 +47,7 @@ export function readDirFd(fd: number, label: string): RawDirent[] {
   const buf = dentsBuf;
   const view = new DataView(buf.buffer);
   for (;;) {
-    const n = Number(lib.symbols.getdents64(fd, buf, DENTS_LEN));
+    const n = Number(S.getdents64(fd, buf, DENTS_LEN));
     if (n === 0) return out;
     if (n < 0) {
       if (errno() === EINTR) continue;
@@ -81,7 +81,7 @@ export function readlinkAtRaw(
   label: string,
 ): Uint8Array<ArrayBuffer> {
   for (;;) {
-    const n = Number(lib.symbols.readlinkat(dirfd, name, linkBuf, BigInt(linkBuf.length)));
+    const n = Number(S.readlinkat(dirfd, name, linkBuf, BigInt(linkBuf.length)));
     if (n < 0) {
       if (errno() === EINTR) continue;
       check(-1, "readlink", label);

@@ -12,9 +12,9 @@
  * @module
  */
 import { check, EINTR, sysError } from "./errno.ts";
-import { cstr, errno } from "./libc.ts";
+import { cstr, errno, lazySymbols } from "./libc.ts";
 
-const lib = Deno.dlopen("libc.so.6", {
+const S = lazySymbols({
   // long syscall(long nr, ...): fixed prototypes per use; ints and pointers share registers.
   sc_fsopen: { name: "syscall", parameters: ["i64", "buffer", "u32"], result: "i64" },
   sc_fsconfig: {
@@ -39,7 +39,6 @@ const lib = Deno.dlopen("libc.so.6", {
   getpagesize: { parameters: [], result: "i32" },
   syncfs: { parameters: ["i32"], result: "i32" },
 });
-const S = lib.symbols;
 
 // x86_64 syscall numbers.
 const SYS_open_tree = 428n,
