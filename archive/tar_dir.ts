@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { lstatNs, major, minor, type StatNs } from "../sys/fs.ts";
+import { major, minor, type StatNs } from "../sys/fs.ts";
+import { cs0, errno, S } from "../sys/libc.ts";
+import { sysError } from "../sys/errno.ts";
 import { lgetxattr, llistxattr } from "../sys/xattr.ts";
 import { ArchiveError } from "../store/errors.ts";
 import type { IDMap } from "../store/types.ts";
@@ -90,6 +92,38 @@ export function exportedXattrs(abs: string): Map<string, Uint8Array> | undefined
   return out;
 }
 
+const statBuf = new Uint8Array(144);
+const statView = new DataView(statBuf.buffer);
+const NS = 1_000_000_000n;
+
+/**
+ * lstat for archiving: like sys lstatNs but cheaper (numbers where they are exact, one
+ * bigint for the mtime); `ino` is a string key. Only what headers need.
+ */
+export function lstatLite(path: string): StatNs {
+  if (S.lstat(cs0(path), statBuf) !== 0) throw sysError("lstat", path, errno());
+  const v = statView;
+  const u64 = (o: number) => v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x100000000;
+  const mtimeSec = Number(v.getBigInt64(88, true));
+  const mtimeNsec = v.getUint32(96, true);
+  const mtimeNs = BigInt(mtimeSec) * NS + BigInt(mtimeNsec);
+  return {
+    dev: u64(0),
+    ino: BigInt(u64(8)),
+    nlink: u64(16),
+    mode: v.getUint32(24, true),
+    uid: v.getUint32(28, true),
+    gid: v.getUint32(32, true),
+    rdev: u64(40),
+    size: u64(48),
+    blksize: 0,
+    blocks: 0,
+    atimeNs: 0n,
+    mtimeNs,
+    ctimeNs: 0n,
+  };
+}
+
 /** Tracks inodes already archived so later names become hard links. */
 export type HardLinkMap = Map<string, string>;
 
@@ -166,7 +200,7 @@ export async function addPath(
   links: HardLinkMap,
   o: TarFileOptions,
 ): Promise<void> {
-  const st = lstatNs(abs);
+  const st = lstatLite(abs);
   const h = headerFromStat(abs, name, st, links, o);
   if (!h) return;
   if (h.type === TypeFlag.Reg && (h.size ?? 0) > 0) await w.addFile(h, abs);
@@ -203,7 +237,7 @@ export function tarDirectory(root: string, options: TarDirOptions = {}): Readabl
   const walk = async (rel: string): Promise<void> => {
     if (rel && exclude.has(rel)) return;
     const abs = rel ? `${root}/${rel}` : root;
-    const st = lstatNs(abs);
+    const st = lstatLite(abs);
     const name = entryName(rel);
     if (rel || (options.includeRoot ?? true)) {
       const h = headerFromStat(abs, name || "./", st, links, options);
