@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { baseName as basename, dirName as dirname } from "./paths.ts";
 import { SystemError } from "./errors.ts";
 import {
   AT_FDCWD,

@@ -9,7 +9,7 @@
  * @module
  */
 import { parse, TomlDate, TomlError } from "smol-toml";
-import { posix, resolve } from "node:path";
+import { cleanPath, resolvePath as resolve } from "./paths.ts";
 import { ConfigError, StoreOptionsMissingError } from "./errors.ts";
 import type { IDMap, StoreOptions } from "./types.ts";
 import { goQuote, goQuoteList, parseIDMap, type SubIDFiles, subIDMappings } from "./idmap.ts";
@@ -76,9 +76,7 @@ function processUid(): number {
 
 /** Go's filepath.Clean. */
 function clean(p: string): string {
-  if (p === "") return ".";
-  const n = posix.normalize(p);
-  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+  return cleanPath(p);
 }
 
 function evalSymlinks(p: string): string | null {

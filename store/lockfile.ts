@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolvePath as resolve } from "./paths.ts";
 import { LockError, SystemError } from "./errors.ts";
 import { closeFd, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR, openFd, pread, pwrite } from "../sys/fs.ts";
 import { F_RDLCK, F_WRLCK, ofdLock, ofdTryLock } from "../sys/lock.ts";

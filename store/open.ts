@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolvePath as resolve } from "./paths.ts";
 import {
   DriverNotSupportedError,
   DriverPrerequisitesError,

@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import process from "node:process";
 import { InvalidBigDataNameError, InvalidIDError } from "./errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
@@ -176,15 +174,16 @@ export class RecordIndex<T extends Named> {
 
 // ---------------------------------------------------------------- time
 
-// Wall clock with nanosecond resolution: JS Date has milliseconds only, so anchor the
-// monotonic high-resolution clock to the wall clock once and add elapsed nanoseconds.
+// Wall clock with sub-millisecond resolution: JS Date has milliseconds only, so anchor the
+// monotonic clock (performance.now, ~100 ns steps) to the wall clock once and add the
+// elapsed time. (Not process.hrtime: node:process would boot the Node layer at startup.)
 const wallAnchorNs = BigInt(Date.now()) * 1_000_000n;
-const hrAnchor = process.hrtime.bigint();
+const hrAnchor = performance.now();
 let lastNs = 0n;
 
 /** Current Unix time in nanoseconds (strictly increasing within this process). */
 export function nowNs(): bigint {
-  let ns = wallAnchorNs + (process.hrtime.bigint() - hrAnchor);
+  let ns = wallAnchorNs + BigInt(Math.round((performance.now() - hrAnchor) * 1e6));
   if (ns <= lastNs) ns = lastNs + 1n;
   lastNs = ns;
   return ns;
@@ -242,7 +241,7 @@ export function bigDataFileName(key: string, kind: "layer" | "image" | "containe
     }
     return key;
   }
-  let name = "=" + Buffer.from(key, "utf8").toString("base64");
+  let name = "=" + new TextEncoder().encode(key).toBase64();
   if (name.endsWith("/")) name = name.slice(0, -1);
   if (name.includes("/")) {
     throw new InvalidBigDataNameError(
