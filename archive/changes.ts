@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { lstatNs, type StatNs } from "../sys/fs.ts";
+import type { StatNs } from "../sys/fs.ts";
 import { lgetxattr, llistxattr } from "../sys/xattr.ts";
 import { type Change, ChangeKind, type IDMap } from "../store/types.ts";
-import { addPath, type HardLinkMap } from "./tar_dir.ts";
+import { addPath, type HardLinkMap, lstatLite } from "./tar_dir.ts";
 import { TarWriter } from "./tar_writer.ts";
 import { TypeFlag } from "./types.ts";
 
@@ -51,7 +51,7 @@ interface Node {
 const latin1 = new TextDecoder("latin1");
 
 function describe(abs: string): Node {
-  const st = lstatNs(abs);
+  const st = lstatLite(abs);
   let capability: Uint8Array | null = null;
   let userXattrs: Map<string, string> | null = null;
   let names: string[] = [];
@@ -202,7 +202,7 @@ export function changesSize(newRoot: string, changeList: Change[]): Promise<numb
     if (c.kind !== ChangeKind.Modify && c.kind !== ChangeKind.Add) continue;
     let st: StatNs;
     try {
-      st = lstatNs(newRoot + c.path);
+      st = lstatLite(newRoot + c.path);
     } catch {
       continue;
     }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import zlib from "node:zlib";
+import { nodeZlib } from "../store/node_lazy.ts";
 import { ArchiveError } from "../store/errors.ts";
 import { Compression } from "../store/types.ts";
 
@@ -130,12 +130,15 @@ export async function decompress(
     case Compression.None:
       return { compression, stream: raw };
     case Compression.Gzip:
-      return { compression, stream: throughNode(raw, zlib.createGunzip({ chunkSize: 256 * 1024 }), "gzip") };
+      return {
+        compression,
+        stream: throughNode(raw, nodeZlib().createGunzip({ chunkSize: 256 * 1024 }), "gzip"),
+      };
     case Compression.Zstd:
       // The zstd program reports truncated frames (node:zlib silently stops) and is faster.
       return {
         compression,
-        stream: throughProgram(raw, "zstd", ["-d", "-c", "-q"], () => zlib.createZstdDecompress()),
+        stream: throughProgram(raw, "zstd", ["-d", "-c", "-q"], () => nodeZlib().createZstdDecompress()),
       };
     case Compression.Bzip2:
       return { compression, stream: throughProgram(raw, "bzip2", ["-d", "-c", "-q"]) };
@@ -156,9 +159,9 @@ export function compress(
     case Compression.None:
       return input;
     case Compression.Gzip:
-      return throughNode(input, zlib.createGzip({ chunkSize: 256 * 1024 }), "gzip");
+      return throughNode(input, nodeZlib().createGzip({ chunkSize: 256 * 1024 }), "gzip");
     case Compression.Zstd:
-      return throughNode(input, zlib.createZstdCompress(), "zstd");
+      return throughNode(input, nodeZlib().createZstdCompress(), "zstd");
     default:
       throw new UnsupportedCompressionError(compressionExtension(compression));
   }

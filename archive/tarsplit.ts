@@ -10,12 +10,14 @@
  *
  * @module
  */
-import zlib from "node:zlib";
+import { nodeZlib } from "../store/node_lazy.ts";
 import { ArchiveError, IntegrityError } from "../store/errors.ts";
 import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
 import { Crc64 } from "./crc64.ts";
 import { decompress } from "./compression.ts";
+import { cs0, errno, S } from "../sys/libc.ts";
+import { sysError } from "../sys/errno.ts";
 import type { TarHeader, TarObserver } from "./types.ts";
 
 /** tar-split entry types. */
@@ -148,7 +150,7 @@ export class TarSplitRecorder implements TarObserver {
     const body = this.text.join("");
     this.text = [];
     this.textLen = 0;
-    const gz = zlib.gzipSync(body, { level: 1 });
+    const gz = nodeZlib().gzipSync(body, { level: 1 });
     this.sink(new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength));
   }
 
@@ -265,7 +267,9 @@ export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry>
 /**
  * Rebuilds the original uncompressed tar from a tar-split file and the layer's files
  * (opened through `getter`), verifying each file's CRC-64 (mismatch → IntegrityError).
- * The getter is closed when the stream ends or is cancelled.
+ * The getter is closed when the stream ends or is cancelled. Files are read with
+ * synchronous reads (no thread-pool round trip per small file); each pull produces
+ * about 256 KiB of output.
  */
 export function replayTarSplit(file: string, getter: FileGetter): ReadableStream<Uint8Array> {
   const it = readTarSplit(file);
@@ -276,50 +280,54 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
     await it.return(undefined).catch(() => {});
     await getter.close();
   };
-  // Files are streamed in pieces across pulls so memory stays bounded.
+  // A file being copied (large files span several pulls so memory stays bounded).
   let cur: { f: Deno.FsFile; name: string; left: number; crc: Crc64; want: Uint8Array | null } | null = null;
+  const fail = (name: string) =>
+    new IntegrityError(`file integrity checksum failed for ${JSON.stringify(name)}`);
+  /** Copies up to 1 MiB of the current file; returns the bytes (enqueued by the caller). */
+  const copy = (): Uint8Array => {
+    const c = cur!;
+    const buf = new Uint8Array(Math.min(c.left, 1 << 20));
+    let got = 0;
+    while (got < buf.length) {
+      const n = c.f.readSync(got ? buf.subarray(got) : buf);
+      if (n === null) break;
+      got += n;
+    }
+    if (got < buf.length) throw fail(c.name);
+    c.crc.update(buf);
+    c.left -= got;
+    if (c.left === 0) {
+      // The file must not be longer than recorded either.
+      const extra = c.f.readSync(new Uint8Array(1));
+      c.f.close();
+      cur = null;
+      if (extra !== null || !c.want || !equal(c.crc.digest(), c.want)) throw fail(c.name);
+    }
+    return buf;
+  };
   return new ReadableStream<Uint8Array>({
-    async pull(c) {
+    async pull(ctl) {
       try {
-        for (;;) {
+        let produced = 0;
+        while (produced < (256 << 10)) {
           if (cur) {
-            const buf = new Uint8Array(Math.min(cur.left, 1 << 20));
-            let got = 0;
-            while (got < buf.length) {
-              const n = await cur.f.read(buf.subarray(got));
-              if (n === null) break;
-              got += n;
-            }
-            if (got < buf.length) {
-              cur.f.close();
-              throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(cur.name)}`);
-            }
-            cur.crc.update(buf);
-            cur.left -= got;
-            c.enqueue(buf);
-            if (cur.left === 0) {
-              // The file must not be longer than recorded either.
-              const extra = await cur.f.read(new Uint8Array(1));
-              cur.f.close();
-              const sum = cur.crc.digest();
-              if (extra !== null || !cur.want || !equal(sum, cur.want)) {
-                throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(cur.name)}`);
-              }
-              cur = null;
-            }
-            return;
+            const b = copy();
+            ctl.enqueue(b);
+            produced += b.length;
+            continue;
           }
           const r = await it.next();
           if (r.done) {
             await close();
-            c.close();
+            ctl.close();
             return;
           }
           const e = r.value;
           if (e.type === EntryType.Segment) {
             if (e.payload && e.payload.length) {
-              c.enqueue(e.payload);
-              return;
+              ctl.enqueue(e.payload);
+              produced += e.payload.length;
             }
             continue;
           }
@@ -359,45 +367,49 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * A FileGetter over a list of directories searched in order (overlay: diff, then the
  * lowers). Only regular files reached without passing through a symlink are opened, so
- * a layer cannot make the replay read files outside it.
+ * a layer cannot make the replay read files outside it. Verified directories are
+ * remembered, so each file costs one lstat and one open.
  */
 export function dirFileGetter(dirs: string[]): FileGetter {
+  const realDirs = dirs.map(() => new Set<string>([""]));
+  const kind = (abs: string): number => {
+    if (S.lstat(cs0(abs), statBuf) !== 0) {
+      const e = errno();
+      if (e === 2 || e === 20) return -1; // ENOENT, ENOTDIR
+      throw sysError("lstat", abs, e);
+    }
+    return statView.getUint32(24, true) & 0o170000;
+  };
   return {
-    async open(path: string): Promise<Deno.FsFile | null> {
-      const rel = cleanPath("/" + path);
-      if (rel === "/") return null;
-      for (const d of dirs) {
-        let ok = true;
-        let cur = d;
-        for (const c of rel.slice(1).split("/")) {
-          cur += "/" + c;
-          let st: Deno.FileInfo;
-          try {
-            st = Deno.lstatSync(cur);
-          } catch (e) {
-            if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-              ok = false;
-              break;
-            }
-            throw e;
-          }
-          if (st.isSymlink) {
-            ok = false;
-            break;
+    open(path: string): Promise<Deno.FsFile | null> {
+      const rel = cleanPath("/" + path).slice(1);
+      if (rel === "") return Promise.resolve(null);
+      const slash = rel.lastIndexOf("/");
+      const parent = slash < 0 ? "" : rel.slice(0, slash);
+      search: for (let k = 0; k < dirs.length; k++) {
+        const known = realDirs[k];
+        if (!known.has(parent)) {
+          let prefix = "";
+          for (const c of parent.split("/")) {
+            prefix = prefix ? `${prefix}/${c}` : c;
+            if (known.has(prefix)) continue;
+            if (kind(`${dirs[k]}/${prefix}`) !== 0o040000) continue search;
+            known.add(prefix);
           }
         }
-        if (!ok) continue;
-        const f = await Deno.open(cur, { read: true });
-        if (!(await f.stat()).isFile) {
-          f.close();
-          continue;
-        }
-        return f;
+        const abs = `${dirs[k]}/${rel}`;
+        const t = kind(abs);
+        if (t === -1) continue;
+        if (t !== 0o100000) continue;
+        return Promise.resolve(Deno.openSync(abs, { read: true }));
       }
-      return null;
+      return Promise.resolve(null);
     },
     close(): Promise<void> {
       return Promise.resolve();
     },
   };
 }
+
+const statBuf = new Uint8Array(144);
+const statView = new DataView(statBuf.buffer);

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeCrypto } from "./node_lazy.ts";
 import { InvalidDigestFormatError, InvalidDigestLengthError, UnsupportedDigestError } from "./errors.ts";
 
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
@@ -42,7 +43,7 @@ export function isValidDigest(d: string): boolean {
 
 /** The `sha256:<hex>` digest of some bytes. */
 export function sha256Digest(data: Uint8Array | string): string {
-  return "sha256:" + createHash("sha256").update(data).digest("hex");
+  return "sha256:" + nodeCrypto().createHash("sha256").update(data).digest("hex");
 }
 
 /** The digest of empty input. */
@@ -50,7 +51,7 @@ export const EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b
 
 /** Counts and hashes bytes fed to it piecewise. */
 export class DigestCounter {
-  #hash: Hash = createHash("sha256");
+  #hash: Hash = nodeCrypto().createHash("sha256");
   #size = 0;
   #result: string | null = null;
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { gzipSync } from "node:zlib";
+import { nodeZlib } from "./node_lazy.ts";
 import {
   CorruptFileError,
   DuplicateIDError,
@@ -558,7 +558,7 @@ export class LayerStore extends RecordFile<Layer> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
     if (input === null) {
       // Go records the digests of empty input and a tar-split holding one empty segment.
-      const ts = gzipSync('{"type":2,"payload":"","position":0}\n', { level: 1 });
+      const ts = nodeZlib().gzipSync('{"type":2,"payload":"","position":0}\n', { level: 1 });
       await writeFileAtomic(tsPath, new Uint8Array(ts.buffer, ts.byteOffset, ts.byteLength), { mode: 0o600 });
     } else {
       const counted = input.pipeThrough(counter(compressed));
