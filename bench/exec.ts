@@ -25,7 +25,13 @@ export interface Timed {
 /** A command exited non-zero where the benchmark needed it to work. */
 export class BenchCommandError extends Error {
   constructor(readonly argv: string[], readonly result: Timed) {
-    const err = result.stderr.trim().split("\n").slice(-3).join(" | ");
+    // The first line naming an error says most (a stack trace follows an uncaught one);
+    // colour escapes go first.
+    // deno-lint-ignore no-control-regex
+    const lines = result.stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(
+      Boolean,
+    );
+    const err = lines.find((l) => /error/i.test(l)) ?? lines[0] ?? "";
     super(`${argv.join(" ")} exited ${result.code}: ${err}`);
     this.name = "BenchCommandError";
   }

@@ -1,7 +1,8 @@
 /**
  * The report: a text table (workload, ours, Go, tar, ratios, target) and the same data as
  * JSON. Ratios are ours/other of the medians; "-startup" subtracts each program's median
- * `version` time from both sides, for reading the ratio without process startup.
+ * `version` time from both sides, for reading the ratio without process startup; "CPU" is
+ * the ratio of user + system time (GNU time), which other load on the machine skews less.
  *
  * @module
  */
@@ -33,6 +34,8 @@ export interface ReportRow extends Row {
   ratioGo?: number;
   ratioTar?: number;
   ratioGoNoStartup?: number;
+  /** ours/Go of the median CPU time (user + system): less skewed by other load than wall time. */
+  ratioCpuGo?: number;
   oursMiBps?: number;
   goMiBps?: number;
   tarMiBps?: number;
@@ -55,6 +58,7 @@ export function derive(rows: Row[]): ReportRow[] {
     ) {
       out.ratioGoNoStartup = ratio(o - su.ours, g - su.go);
     }
+    if (!r.ours?.error && !r.go?.error) out.ratioCpuGo = ratio(r.ours?.cpuMs, r.go?.cpuMs);
     out.oursMiBps = mibPerSec(r.bytes, o);
     out.goMiBps = mibPerSec(r.bytes, g);
     out.tarMiBps = mibPerSec(r.bytes, t);
@@ -99,6 +103,7 @@ export function formatTable(rows: ReportRow[]): string {
     "ours/Go",
     "ours/tar",
     "ours/Go-startup",
+    "CPU ours/Go",
     "RSS MiB ours/Go",
     "target",
   ];
@@ -112,11 +117,12 @@ export function formatTable(rows: ReportRow[]): string {
     fmtRatio(r.ratioGo),
     r.tar ? fmtRatio(r.ratioTar) : "",
     r.key === "startup" ? "" : fmtRatio(r.ratioGoNoStartup),
+    fmtRatio(r.ratioCpuGo),
     `${rss(r.ours)}/${rss(r.go)}`,
     target(r),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const numeric = new Set([3, 4, 5, 6, 7, 8, 9]);
+  const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
   const line = (cells: string[]) =>
     cells.map((c, i) => numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])).join("  ").trimEnd();
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)];

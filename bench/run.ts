@@ -13,6 +13,8 @@
  *     --disk            keep the stores on disk under --tmp instead of a private tmpfs
  *     --tmp DIR         where the scratch area is made (default ${TMPDIR:-/tmp})
  *     --ours "CMD"      command running our CLI (default: deno run -A cli.ts)
+ *     --rev REV         run our CLI from a snapshot of commit REV (`git archive`), so that
+ *                       uncommitted edits in the shared checkout do not change the figures
  *     --bundle          run our CLI from a single file made by `deno bundle` (startup cost)
  *     --go "CMD"        command running the Go CLI (default: containers-storage)
  *     --no-build        do not run make-data.sh; skip workloads without data
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
       tmp: { type: "string" },
       ours: { type: "string" },
       bundle: { type: "boolean", default: false },
+      rev: { type: "string" },
       go: { type: "string" },
       "no-build": { type: "boolean", default: false },
       list: { type: "boolean", default: false },
@@ -130,6 +133,7 @@ async function main(): Promise<number> {
   const data = await ensureData(values.data ?? defaultDataDir(), values.quick, !values["no-build"]);
   const tmp = values.tmp ?? Deno.env.get("TMPDIR") ?? "/tmp";
   const scratch: Scratch = await openScratch(tmp, values.disk, 16);
+  let revLabel = "";
   const onSignal = () => {
     console.error("bench: interrupted, cleaning up");
     scratch.close().finally(() => Deno.exit(130));
@@ -148,10 +152,21 @@ async function main(): Promise<number> {
     const env = Deno.env.toObject();
     for (const k of ["STORAGE_DRIVER", "STORAGE_OPTS"]) delete env[k];
     Object.assign(env, { CONTAINERS_STORAGE_CONF: conf, DENO_NO_UPDATE_CHECK: "1" });
+    let src = repo;
+    if (values.rev) {
+      src = `${scratch.dir}/src`;
+      await Deno.mkdir(src);
+      const sh = `git -C '${repo}' archive '${values.rev}' | tar -x -C '${src}'`;
+      const st = await new Deno.Command("bash", { args: ["-o", "pipefail", "-c", sh] }).output();
+      if (!st.success) throw new Error(`git archive ${values.rev}: ${new TextDecoder().decode(st.stderr)}`);
+      const rev = await output("git", ["-C", repo, "rev-parse", "--short", values.rev]);
+      tools.ours.argv = [Deno.execPath(), "run", "-A", `--config=${src}/deno.json`, `${src}/cli.ts`];
+      revLabel = ` (commit ${rev})`;
+    }
     if (values.bundle) {
       const out = `${scratch.dir}/cli.bundle.js`;
       const st = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "-q", "-o", out, `${repo}/cli.ts`],
+        args: ["bundle", "-q", `--config=${src}/deno.json`, "-o", out, `${src}/cli.ts`],
         stdout: "inherit",
         stderr: "inherit",
       }).output();
@@ -199,7 +214,7 @@ async function main(): Promise<number> {
         "containers-storage",
       ])}`,
       tar: (await output("tar", ["--version"])).split("\n")[0],
-      ours: tools.ours.argv.join(" ").replace(`${repo}/`, "").replace(scratch.dir, "SCRATCH"),
+      ours: tools.ours.argv.join(" ").replace(`${repo}/`, "").replaceAll(scratch.dir, "SCRATCH") + revLabel,
       go: tools.go.argv.join(" "),
       stores: scratch.fs === "tmpfs" ? "a private tmpfs" : `disk (${scratch.fs})`,
       reps,
