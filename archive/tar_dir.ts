@@ -97,8 +97,8 @@ const statView = new DataView(statBuf.buffer);
 const NS = 1_000_000_000n;
 
 /**
- * lstat for archiving: like sys lstatNs but cheaper (numbers where they are exact, one
- * bigint for the mtime); `ino` is a string key. Only what headers need.
+ * lstat for archiving: like sys lstatNs but cheaper (numbers where they are exact, bigint
+ * only for the inode and mtime; no atime/ctime). Only what headers and change lists need.
  */
 export function lstatLite(path: string): StatNs {
   if (S.lstat(cs0(path), statBuf) !== 0) throw sysError("lstat", path, errno());
@@ -109,7 +109,7 @@ export function lstatLite(path: string): StatNs {
   const mtimeNs = BigInt(mtimeSec) * NS + BigInt(mtimeNsec);
   return {
     dev: u64(0),
-    ino: BigInt(u64(8)),
+    ino: v.getBigUint64(8, true), // overlay (xino) uses all 64 bits
     nlink: u64(16),
     mode: v.getUint32(24, true),
     uid: v.getUint32(28, true),
