@@ -142,6 +142,11 @@ export interface DriverInit {
   uidMap: IDMap[];
   /** Store-wide default GID map. */
   gidMap: IDMap[];
+  /**
+   * Root of the split image store (`--image-store`), absolute, when set: read-only layers
+   * (`create`) go to `IMAGESTORE/NAME/`, and layers are looked up there too (HEAD).
+   */
+  imageStore?: string;
 }
 
 /** Creates a driver; throws DriverNotSupportedError when it cannot work here. */

@@ -167,8 +167,10 @@ export class VfsDriver implements Driver {
   readonly home: string;
   /** Whiteouts delete what they name. */
   readonly whiteoutFormat = "delete" as const;
-  /** Where layers are looked up: the home, then each additional store's `vfs/`. */
+  /** Where layers are looked up: the home, the split image store's `vfs/`, then each additional store's. */
   readonly homes: string[];
+  /** `IMAGESTORE/vfs` of a split image store (where read-only layers are created), or null. */
+  readonly imageHome: string | null;
   /** Ignore lchown failures in applyDiff. */
   readonly ignoreChownErrors: boolean;
   private readonly uidMap: IDMap[];
@@ -176,7 +178,12 @@ export class VfsDriver implements Driver {
 
   constructor(init: DriverInit, options: VfsOptions) {
     this.home = `${init.graphRoot.replace(/\/+$/, "")}/vfs`;
-    this.homes = [this.home, ...options.imageStores.map((s) => `${s.replace(/\/+$/, "")}/vfs`)];
+    this.imageHome = init.imageStore ? `${init.imageStore.replace(/\/+$/, "")}/vfs` : null;
+    this.homes = [
+      this.home,
+      ...(this.imageHome ? [this.imageHome] : []),
+      ...options.imageStores.map((s) => `${s.replace(/\/+$/, "")}/vfs`),
+    ];
     this.ignoreChownErrors = options.ignoreChownErrors;
     this.uidMap = init.uidMap ?? [];
     this.gidMap = init.gidMap ?? [];
@@ -192,28 +199,28 @@ export class VfsDriver implements Driver {
     return `${this.home}/dir/${base}`;
   }
 
-  /** Where layer `id` is (or would be) written: always under the writable home. */
-  private ownDir(id: string): string {
-    return `${this.home}/dir/${baseName(id)}`;
+  /** Where layer `id` is (or would be) written: under a writable home (default: the graph root's). */
+  private ownDir(id: string, home = this.home): string {
+    return `${home}/dir/${baseName(id)}`;
   }
 
-  /** Creates a read-only layer. */
+  /** Creates a read-only layer (in the split image store when there is one, as HEAD). */
   create(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
-    return Promise.resolve().then(() => this.createSync(id, parent, options));
+    return Promise.resolve().then(() => this.createSync(id, parent, options, this.imageHome ?? this.home));
   }
 
-  /** Creates a writable layer (the same as a read-only one for vfs). */
+  /** Creates a writable layer (the same layout as a read-only one for vfs). */
   createReadWrite(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
-    return this.create(id, parent, options);
+    return Promise.resolve().then(() => this.createSync(id, parent, options, this.home));
   }
 
-  private createSync(id: string, parent: string | null, options: DriverCreateOptions): void {
+  private createSync(id: string, parent: string | null, options: DriverCreateOptions, home: string): void {
     if (options.storageOpt && Object.keys(options.storageOpt).length > 0) {
       throw new DriverOptionError("--storage-opt is not supported for vfs");
     }
     const root = rootPair(options.uidMap ?? this.uidMap, options.gidMap ?? this.gidMap);
-    const dir = this.ownDir(id);
-    const dirs = `${this.home}/dir`;
+    const dir = this.ownDir(id, home);
+    const dirs = `${home}/dir`;
     mkdirAllOwned(dirs, 0o700, root.uid, root.gid);
     // Go chowns `vfs/dir` to the new layer's root every time (MkdirAllAndChown).
     chownIfNeeded(dirs, root.uid, root.gid);
@@ -243,7 +250,10 @@ export class VfsDriver implements Driver {
 
   /** Removes the layer's directory (missing is fine). Layers of additional stores are never touched. */
   remove(id: string): Promise<void> {
-    return Promise.resolve().then(() => removeAll(this.ownDir(id)));
+    return Promise.resolve().then(() => {
+      removeAll(this.ownDir(id));
+      if (this.imageHome) removeAll(this.ownDir(id, this.imageHome));
+    });
   }
 
   /** Whether some home has the layer's directory. */
@@ -326,13 +336,15 @@ export class VfsDriver implements Driver {
     return Promise.resolve().then(() => dirFileGetter([this.dirFor(id, {})]));
   }
 
-  /** IDs of the layers in the writable home. */
+  /** IDs of the layers in the writable homes (the graph root's and the split image store's). */
   listLayers(): Promise<string[]> {
     const out: string[] = [];
-    try {
-      for (const e of Deno.readDirSync(`${this.home}/dir`)) if (e.isDirectory) out.push(e.name);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    for (const home of [this.home, ...(this.imageHome ? [this.imageHome] : [])]) {
+      try {
+        for (const e of Deno.readDirSync(`${home}/dir`)) if (e.isDirectory) out.push(e.name);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
     }
     return Promise.resolve(out);
   }

@@ -1,7 +1,8 @@
 /**
  * The container store: `DRIVER-containers/containers.json` (+ HEAD's
  * `volatile-containers.json`), guarded by `containers.lock`, with one big-data
- * directory per container. Every method expects the caller to hold the lock.
+ * directory per container. In transient-store mode the lock and the volatile file live
+ * in the run root's `DRIVER-containers/`. Every method expects the caller to hold the lock.
  *
  * @module
  */
@@ -50,7 +51,7 @@ export interface NewContainer {
   uidMap?: IDMap[];
   /** The container's GID map. */
   gidMap?: IDMap[];
-  /** Sets flag `Volatile: true`. */
+  /** Sets flag `Volatile: true` and keeps the record in the volatile file. */
   volatile?: boolean;
   /** Sets flag `MountOpts`. */
   mountOpts?: string[];
@@ -61,8 +62,13 @@ export class ContainerStore extends RecordFile<Container> {
   protected readonly kind = "container";
   private byLayer = new Map<string, Container>();
 
-  constructor(dir: string, readOnly = false) {
-    super(dir, "containers.json", `${dir}/containers.lock`, readOnly, `${dir}/volatile-containers.json`);
+  /**
+   * `runDir` (the run root's `DRIVER-containers`) takes the lock and the volatile file
+   * in transient-store mode.
+   */
+  constructor(dir: string, readOnly = false, runDir: string | null = null) {
+    const home = runDir ?? dir;
+    super(dir, "containers.json", `${home}/containers.lock`, readOnly, `${home}/volatile-containers.json`);
   }
 
   protected decode(v: unknown): { record: Container; extra?: ExtraFields } {
@@ -162,7 +168,7 @@ export class ContainerStore extends RecordFile<Container> {
       gidMap: (opts.gidMap ?? []).map((m) => ({ ...m })),
       flags,
     };
-    this.addRecord(c);
+    this.addRecord(c, opts.volatile ? "volatile" : "stable");
     this.byLayer.set(c.layerId, c);
     this.save();
     return clone(c);

@@ -242,3 +242,5 @@ export class NotExistError extends StorageError {
     super("file does not exist", context, options);
   }
 }
+/** An additional (read-only) image store that is missing or holds nothing for the driver. */
+export class AdditionalStoreError extends StorageError {}

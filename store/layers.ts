@@ -31,7 +31,7 @@ import {
   encodeMountPoint,
   type ExtraFields,
 } from "./json.ts";
-import { type LoadOutcome, RecordFile } from "./recordfile.ts";
+import { type LoadOutcome, type Location, MultiLock, RecordFile, type StoreLock } from "./recordfile.ts";
 import {
   applyNameOperation,
   bigDataFileName,
@@ -81,6 +81,8 @@ export interface NewLayer {
   storageOpt?: Record<string, string>;
   /** Content to apply. */
   diff?: ByteSource;
+  /** Keep the record in the volatile file (layers of volatile containers). */
+  volatile?: boolean;
   /**
    * Make an ID-mapped copy of this layer (Go's template layer): the driver copies it,
    * the copy is re-owned to the new maps, and its digests, sizes and tar-split are
@@ -102,6 +104,17 @@ function mtimeNs(path: string): bigint {
   }
 }
 
+/** Where HEAD's layer stores keep more than `layers.json`. */
+export interface LayerStoreOptions {
+  /** Transient store: `volatile-layers.json` lives in the run root's `DRIVER-layers/`. */
+  transient?: boolean;
+  /**
+   * `IMAGESTORE/DRIVER-layers` of a split image store: read-only layers are recorded in
+   * its `layers.json`, and its `layers.lock` is taken and token-updated with ours.
+   */
+  imageDir?: string;
+}
+
 /** `DRIVER-layers/` of the store, with its run-root companion. */
 export class LayerStore extends RecordFile<Layer> {
   protected readonly kind = "layer";
@@ -118,8 +131,25 @@ export class LayerStore extends RecordFile<Layer> {
   private byCompressed = new Map<string, Layer[]>();
   private byUncompressed = new Map<string, Layer[]>();
 
-  constructor(dir: string, runDir: string, driver: Driver, readOnly: boolean) {
-    super(dir, "layers.json", `${dir}/layers.lock`, readOnly, `${dir}/volatile-layers.json`);
+  /** Whether read-only layers go to the split image store. */
+  private readonly hasImageDir: boolean;
+
+  constructor(
+    dir: string,
+    runDir: string,
+    driver: Driver,
+    readOnly: boolean,
+    options: LayerStoreOptions = {},
+  ) {
+    let lock: string | StoreLock = `${dir}/layers.lock`;
+    if (options.imageDir && !readOnly) {
+      lock = new MultiLock([LockFile.get(lock), LockFile.get(`${options.imageDir}/layers.lock`)]);
+    }
+    super(dir, "layers.json", lock, readOnly, {
+      volatile: `${options.transient && !readOnly ? runDir : dir}/volatile-layers.json`,
+      imagestore: options.imageDir && !readOnly ? `${options.imageDir}/layers.json` : undefined,
+    });
+    this.hasImageDir = Boolean(options.imageDir) && !readOnly;
     this.driver = driver;
     this.runDir = runDir;
     this.mountsPath = `${runDir}/mountpoints.json`;
@@ -136,11 +166,11 @@ export class LayerStore extends RecordFile<Layer> {
 
   protected override changedOnDisk(): boolean {
     if (this.mtimes.length === 0) return true;
-    return mtimeNs(this.path) !== this.mtimes[0] || mtimeNs(this.volatilePath!) !== this.mtimes[1];
+    return this.paths.some(([, p], i) => mtimeNs(p) !== this.mtimes[i]);
   }
 
   protected override noteFileState(): void {
-    this.mtimes = [mtimeNs(this.path), mtimeNs(this.volatilePath!)];
+    this.mtimes = this.paths.map(([, p]) => mtimeNs(p));
   }
 
   protected async install(records: Layer[], lockedForWriting: boolean): Promise<LoadOutcome> {
@@ -155,8 +185,11 @@ export class LayerStore extends RecordFile<Layer> {
       if (dup) throw new DuplicateNameError("read-only layer store assigns the same name to multiple layers");
       return { needsRepair: false };
     }
-    if ((dup || incomplete) && !lockedForWriting) return { needsRepair: true };
+    const stale = hasStaleTempDirs(this.tempDir);
+    if ((dup || incomplete || stale) && !lockedForWriting) return { needsRepair: true };
     await this.withMountsRead(() => this.loadMounts());
+    // Deferred deletions (HEAD) whose deleting process is gone are finished here.
+    if (stale) await recoverStaleTempDirs(this.tempDir);
     if (dup || incomplete) {
       // A previous writer crashed while creating or deleting these: finish the deletion.
       for (const l of [...this.index.list]) {
@@ -297,6 +330,11 @@ export class LayerStore extends RecordFile<Layer> {
     return (this.byUncompressed.get(d) ?? []).map((l) => clone(l));
   }
 
+  /** HEAD's deferred-deletion staging directory (`DRIVER-layers/tmp`). */
+  get tempDir(): string {
+    return `${this.dir}/tmp`;
+  }
+
   /** Path of a layer's tar-split file. */
   tarSplitPath(id: string): string {
     return `${this.dir}/${id}.tar-split.gz`;
@@ -351,7 +389,7 @@ export class LayerStore extends RecordFile<Layer> {
       mountPoint: "",
       mountCount: 0,
     };
-    this.addRecord(layer);
+    this.addRecord(layer, this.pickLocation(opts));
     let ok = false;
     try {
       await this.saveAll();
@@ -410,6 +448,13 @@ export class LayerStore extends RecordFile<Layer> {
         }
       }
     }
+  }
+
+  /** HEAD's pickStoreLocation: volatile, else read-only layers in the split image store. */
+  private pickLocation(opts: NewLayer): Location {
+    if (opts.volatile) return "volatile";
+    if (!opts.writeable && this.hasImageDir) return "imagestore";
+    return "stable";
   }
 
   /**
@@ -730,6 +775,41 @@ export class LayerStore extends RecordFile<Layer> {
   async mounted(ref: string): Promise<number> {
     await this.refreshMounts();
     return Math.max(this.get(ref).mountCount, 0);
+  }
+}
+
+/** Whether HEAD's deferred-deletion directory holds any `lock-*` entry. */
+function hasStaleTempDirs(root: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(root)) if (e.name.startsWith("lock-")) return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+  }
+  return false;
+}
+
+/**
+ * Removes every `temp-dir-X` / `lock-X` pair whose lock can be taken without waiting
+ * (HEAD's RecoverStaleDirs): a held lock means its deleting process is still at work.
+ */
+async function recoverStaleTempDirs(root: string): Promise<void> {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(root)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return;
+    throw e;
+  }
+  for (const name of names) {
+    if (!name.startsWith("lock-")) continue;
+    const lock = LockFile.get(`${root}/${name}`);
+    if (!lock.tryLock()) continue;
+    try {
+      await removeAll(`${root}/temp-dir-${name.slice("lock-".length)}`);
+      await Deno.remove(`${root}/${name}`).catch(() => {});
+    } finally {
+      lock.unlock();
+    }
   }
 }
 

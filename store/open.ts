@@ -7,6 +7,7 @@
  */
 import { resolvePath as resolve } from "./paths.ts";
 import {
+  AdditionalStoreError,
   DriverNotSupportedError,
   DriverPrerequisitesError,
   StorageError,
@@ -59,6 +60,8 @@ export interface OpenedDriver {
   driver: Driver;
   /** `storage.lock`'s token when the driver was initialised (a change means: re-initialise). */
   graphToken: Uint8Array;
+  /** Absolute root of the split image store (exists), or null. */
+  imageStore: string | null;
 }
 
 function isDir(p: string): boolean {
@@ -82,10 +85,17 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
   if (runRoot === "") runRoot = defaultRunRoot();
   graphRoot = resolve(graphRoot);
   runRoot = resolve(runRoot);
+  const imageStore = options.imageStore ? resolve(options.imageStore) : null;
+  if (imageStore === graphRoot) {
+    throw new StorageError(
+      `imagestore ${imageStore} must either be not set or be a different than graphroot`,
+    );
+  }
   const readOnly = options.readOnly ?? false;
   if (!readOnly) {
     await Deno.mkdir(graphRoot, { recursive: true, mode: 0o700 });
     await Deno.mkdir(runRoot, { recursive: true, mode: 0o700 });
+    if (imageStore) await Deno.mkdir(imageStore, { recursive: true, mode: 0o700 });
   }
   const lock = LockFile.get(`${graphRoot}/storage.lock`, { readOnly });
   if (readOnly) await lock.rLock();
@@ -93,11 +103,15 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
   let driver: Driver;
   let graphToken: Uint8Array;
   try {
-    driver = await selectDriver(options, graphRoot, runRoot);
+    driver = await selectDriver({ ...options, imageStore: imageStore ?? undefined }, graphRoot, runRoot);
     graphToken = lock.getLastWrite();
   } finally {
     lock.unlock();
   }
+  checkAdditionalStores(
+    driver.name,
+    splitDriverOptions(driver.name, options.driverOptions ?? []).imageStores,
+  );
   if (!readOnly) {
     // Go creates the (never written) userns.lock at open, too.
     (await Deno.open(`${graphRoot}/userns.lock`, { create: true, write: true, mode: 0o644 })).close();
@@ -110,8 +124,42 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
     for (const dir of [`${runRoot}/${d}-layers`, `${runRoot}/${d}-containers`, `${runRoot}/${d}-locks`]) {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     }
+    if (imageStore) {
+      for (const dir of [`${imageStore}/${d}-layers`, `${imageStore}/${d}-images`]) {
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      }
+    }
   }
-  return { graphRoot, runRoot, driver, graphToken };
+  return { graphRoot, runRoot, driver, graphToken, imageStore };
+}
+
+/**
+ * Refuses additional image stores that are missing or hold nothing for this driver
+ * before anything is opened there: their lock files are only ever opened read-only,
+ * and creating them (as Go does) would write to a store that must stay untouched.
+ */
+export function checkAdditionalStores(driver: string, roots: readonly string[]): void {
+  for (const root of roots) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(root);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "no such file or directory" : (e as Error).message;
+      throw new AdditionalStoreError(why, `additional image store ${root}`, { cause: e });
+    }
+    if (!st.isDirectory) throw new AdditionalStoreError("not a directory", `additional image store ${root}`);
+    for (const lock of [`${driver}-layers/layers.lock`, `${driver}-images/images.lock`]) {
+      try {
+        Deno.statSync(`${root}/${lock}`);
+      } catch (e) {
+        throw new AdditionalStoreError(
+          `${root}/${lock} is missing (not a store of the ${driver} driver?)`,
+          `additional image store ${root}`,
+          { cause: e },
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -134,6 +182,7 @@ async function selectDriver(options: StoreOptions, graphRoot: string, runRoot: s
     options: splitDriverOptions(name, options.driverOptions ?? []).pairs,
     uidMap: options.uidMap ?? [],
     gidMap: options.gidMap ?? [],
+    imageStore: options.imageStore || undefined,
   });
   const name = options.driverName ?? "";
   if (name !== "") {

@@ -21,7 +21,6 @@ import {
   NotALayerError,
   NotALayerImageOrContainerError,
   NotAnImageError,
-  NotSupportedError,
   ParentIsContainerError,
   ReadOnlyError,
   StorageError,
@@ -107,6 +106,10 @@ export interface StoreParts {
   graphToken: Uint8Array | null;
   /** The options the store was opened with (to initialise the driver again). */
   options: StoreOptions;
+  /** Transient store: container records, volatile layers and containers.lock in the run root. */
+  transientStore?: boolean;
+  /** Absolute root of the split image store (images and read-only layers), if any. */
+  imageStoreDir?: string | null;
 }
 
 /**
@@ -132,6 +135,7 @@ export class StoreImpl implements Store {
   private readonly gidMap: IDMap[];
   private readonly readOnly: boolean;
   private readonly disableVolatile: boolean;
+  private readonly transient: boolean;
   private closed = false;
 
   constructor(p: StoreParts) {
@@ -146,7 +150,9 @@ export class StoreImpl implements Store {
     this.gidMap = copyIDMap(p.gidMap);
     this.readOnly = p.readOnly;
     this.disableVolatile = p.disableVolatile;
+    this.transient = p.transientStore ?? false;
     const d = this.driverName;
+    const split = p.imageStoreDir ?? null;
     this.graphLock = LockFile.get(`${p.graphRoot}/storage.lock`, { readOnly: p.readOnly });
     this.usernsLock = LockFile.get(`${p.graphRoot}/userns.lock`, { readOnly: p.readOnly });
     this.layerStore = new LayerStore(
@@ -154,13 +160,23 @@ export class StoreImpl implements Store {
       `${p.runRoot}/${d}-layers`,
       p.driver,
       p.readOnly,
+      { transient: this.transient, imageDir: split ? `${split}/${d}-layers` : undefined },
     );
-    this.imageStore = new ImageStore(`${p.graphRoot}/${d}-images`, p.readOnly);
-    this.containerStore = new ContainerStore(`${p.graphRoot}/${d}-containers`, p.readOnly);
+    // A split store keeps images under its own root; the graph root's images are then
+    // only read (HEAD: an additional read-write image store).
+    this.imageStore = new ImageStore(`${split ?? p.graphRoot}/${d}-images`, p.readOnly);
+    this.containerStore = new ContainerStore(
+      `${p.graphRoot}/${d}-containers`,
+      p.readOnly,
+      this.transient ? `${p.runRoot}/${d}-containers` : null,
+    );
     this.roLayerStores = p.imageStores.map((s) =>
       new LayerStore(`${s}/${d}-layers`, `${s}/${d}-layers`, p.driver, true)
     );
-    this.roImageStores = p.imageStores.map((s) => new ImageStore(`${s}/${d}-images`, true));
+    this.roImageStores = [
+      ...(split ? [new ImageStore(`${p.graphRoot}/${d}-images`, p.readOnly)] : []),
+      ...p.imageStores.map((s) => new ImageStore(`${s}/${d}-images`, true)),
+    ];
   }
 
   /**
@@ -368,7 +384,9 @@ export class StoreImpl implements Store {
       const child = this.layerStore.index.list.find((l) => l.parent === id);
       if (child) throw new LayerHasChildrenError(`used by layer ${child.id}`);
       const images = this.imageStore.index.list;
-      const img = images.find((i) => i.topLayer === id);
+      // The graph root's images of a split store may use our layers too.
+      const img = [this.imageStore, ...this.roImageStores].flatMap((s) => s.index.list)
+        .find((i) => i.topLayer === id);
       if (img) throw new LayerUsedByImageError(`layer ${id} used by image ${img.id}`);
       const ctr = this.containerStore.byLayerId(id);
       if (ctr) throw new LayerUsedByContainerError(`layer ${id} used by container ${ctr.id}`);
@@ -694,12 +712,15 @@ export class StoreImpl implements Store {
       const mountLabel = options.mountLabel ?? (typeof flags.MountLabel === "string" ? flags.MountLabel : "");
       if (!("MountLabel" in flags)) flags.MountLabel = mountLabel;
       if (!("ProcessLabel" in flags)) flags.ProcessLabel = "";
+      // A transient store makes every container volatile (HEAD): records in the run root.
+      const volatile = (options.volatile ?? false) || this.transient;
       const layer = await this.layerStore.create({
         parent,
         mountLabel,
         writeable: true,
         uidMap,
         gidMap,
+        volatile,
       });
       try {
         return this.containerStore.create({
@@ -711,7 +732,7 @@ export class StoreImpl implements Store {
           flags,
           uidMap: reqUID,
           gidMap: reqGID,
-          volatile: options.volatile,
+          volatile,
         });
       } catch (e) {
         await this.layerStore.delete(layer.id).catch(() => {});
@@ -1002,7 +1023,13 @@ export class StoreImpl implements Store {
 
   private async mountLayer(ref: string, opts: DriverMountOptions): Promise<string> {
     return await this.withLocks({ storage: true, layers: "w" }, async () => {
-      if (!this.layerStore.lookup(ref)) throw new LayerUnknownError();
+      if (!this.layerStore.lookup(ref)) {
+        // Mount counts live with the writable store only (as HEAD).
+        if (this.roLayerStores.some((s) => s.lookup(ref))) {
+          throw new ReadOnlyError("mounting read/only store images is not allowed");
+        }
+        throw new LayerUnknownError();
+      }
       return await this.layerStore.mount(ref, opts);
     });
   }
@@ -1297,11 +1324,6 @@ async function directorySize(root: string): Promise<number> {
  * left behind, unless read-only).
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
-  // Refused rather than ignored: a caller asking for these expects different files.
-  if (options.transientStore) throw new NotSupportedError("transient store mode is not implemented");
-  if (options.imageStore) {
-    throw new NotSupportedError("a separate image store (imagestore) is not implemented");
-  }
   const opened = await openDriver(options);
   const store = new StoreImpl({
     graphRoot: opened.graphRoot,
@@ -1314,7 +1336,9 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     readOnly: options.readOnly ?? false,
     disableVolatile: options.disableVolatile ?? false,
     graphToken: opened.graphToken,
-    options: { ...options },
+    options: { ...options, imageStore: opened.imageStore ?? undefined },
+    transientStore: options.transientStore ?? false,
+    imageStoreDir: opened.imageStore,
   });
   await store.load();
   return store;

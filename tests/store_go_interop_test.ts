@@ -51,7 +51,8 @@ Deno.test("a store written by this library is read by the Go CLI", () =>
       await s.setImageBigData("img1", "manifest", enc.encode('{"schemaVersion":2}'));
       await s.setImageBigData("img1", "sha256:cfg", enc.encode("cfg"));
       await s.addNames("img1", ["alias"]);
-      await s.createContainer({ id: "ctr1", image: "img1", names: ["c1"], metadata: "cm", volatile: true });
+      // Not volatile: volatile records go to HEAD's volatile files, which 1.43 does not read.
+      await s.createContainer({ id: "ctr1", image: "img1", names: ["c1"], metadata: "cm" });
       await s.setContainerBigData("ctr1", "config.json", enc.encode("{}"));
       const mine = await ours(s);
       assert.deepEqual(await theirs(t), mine);

@@ -150,6 +150,12 @@ export class OverlayDriver implements Driver {
   /** Forces a kernel mount method (tests of the long-option paths). */
   forceMountMethod: MountMethod | undefined;
 
+  /**
+   * `IMAGESTORE/overlay` of a split image store, or null: read-only layers are created
+   * there (HEAD) and are otherwise used like the home's own layers.
+   */
+  imageHome: string | null = null;
+
   private readonly refs = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private nativeDiffCache: boolean | null = null;
@@ -277,6 +283,11 @@ export class OverlayDriver implements Driver {
       init.uidMap,
       init.gidMap,
     );
+    if (init.imageStore) {
+      d.imageHome = `${init.imageStore}/overlay`;
+      mkdirAllAs(d.imageHome, 0o700, uid, gid);
+      mkdirAllAs(`${d.imageHome}/${LINK_DIR}`, 0o755, 0, 0);
+    }
     // Probed at init, as Go does, so that the marker exists for every later process.
     d.useNaiveDiff();
     return d;
@@ -290,6 +301,9 @@ export class OverlayDriver implements Driver {
     const own = `${this.home}/${id}`;
     // A home directory holding only the mount point of a read-only store's layer is not a layer.
     if (exists(`${own}/link`) || exists(`${own}/diff`)) return { dir: own, readOnly: false };
+    if (this.imageHome && exists(`${this.imageHome}/${id}`)) {
+      return { dir: `${this.imageHome}/${id}`, readOnly: false };
+    }
     for (const store of this.options.imageStores) {
       const p = `${store}/${this.name}/${id}`;
       if (exists(p)) return { dir: p, readOnly: true };
@@ -303,6 +317,11 @@ export class OverlayDriver implements Driver {
    */
   private mergedDir(id: string, dir: string, readOnly: boolean): string {
     return readOnly ? `${this.home}/${id}/merged` : `${dir}/merged`;
+  }
+
+  /** `p` relative to the home when below it, else absolute (mounts run with the home as cwd). */
+  private relToHome(p: string): string {
+    return p.startsWith(this.home + "/") ? p.slice(this.home.length + 1) : p;
   }
 
   /** The layer's directory (see dir2). */
@@ -334,9 +353,10 @@ export class OverlayDriver implements Driver {
       for (;;) {
         target = readLinkOrNull(link);
         if (target !== null) break;
-        const found = this.options.imageStores.map((s) => `${s}/${this.name}`).find((s) =>
-          readLinkOrNull(`${s}/${rel}`) !== null
-        );
+        const found = [
+          ...(this.imageHome ? [this.imageHome] : []),
+          ...this.options.imageStores.map((s) => `${s}/${this.name}`),
+        ].find((s) => readLinkOrNull(`${s}/${rel}`) !== null);
         if (found) {
           base = found;
           link = `${found}/${rel}`;
@@ -422,17 +442,22 @@ export class OverlayDriver implements Driver {
 
   // ---- creation and removal ----
 
-  /** Creates a layer (Go's create). */
+  /** Creates a layer (Go's create); in the split image store when there is one. */
   create(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
-    return this.createLayer(id, parent, options);
+    return this.createLayer(id, parent, options, this.imageHome ?? this.home);
   }
 
   /** Creates a layer meant to be written directly (same layout as create). */
   createReadWrite(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
-    return this.createLayer(id, parent, options);
+    return this.createLayer(id, parent, options, this.home);
   }
 
-  private async createLayer(id: string, parent: string | null, options: DriverCreateOptions): Promise<void> {
+  private async createLayer(
+    id: string,
+    parent: string | null,
+    options: DriverCreateOptions,
+    home: string,
+  ): Promise<void> {
     checkID(id);
     for (const key of Object.keys(options.storageOpt ?? {})) {
       if (key.toLowerCase() === "size" || key.toLowerCase() === "inodes") {
@@ -455,13 +480,13 @@ export class OverlayDriver implements Driver {
       perms = st.mode & 0o7777;
       lower = this.lowerFor(parentDir);
     }
-    const dir = `${this.home}/${id}`;
+    const dir = `${home}/${id}`;
     if (exists(dir)) await this.remove(id); // a leftover: never let an old l/ link point at new content
     mkdirAs(dir, 0o700, layerRoot.uid, layerRoot.gid);
     try {
       mkdirAs(`${dir}/diff`, perms, uid, gid);
       const link = this.newLinkID();
-      Deno.symlinkSync(`../${id}/diff`, `${this.home}/${LINK_DIR}/${link}`);
+      Deno.symlinkSync(`../${id}/diff`, `${home}/${LINK_DIR}/${link}`);
       writePlain(`${dir}/link`, link);
       mkdirAs(`${dir}/work`, 0o700, uid, gid);
       mkdirAs(`${dir}/merged`, 0o700, uid, gid);
@@ -473,11 +498,13 @@ export class OverlayDriver implements Driver {
     }
   }
 
-  /** A link ID not yet used in `l/`. */
+  /** A link ID not yet used in `l/` (of the home nor of the split image store). */
   private newLinkID(): string {
     for (;;) {
       const id = generateLinkID();
-      if (readLinkOrNull(`${this.home}/${LINK_DIR}/${id}`) === null) return id;
+      if (readLinkOrNull(`${this.home}/${LINK_DIR}/${id}`) !== null) continue;
+      if (this.imageHome && readLinkOrNull(`${this.imageHome}/${LINK_DIR}/${id}`) !== null) continue;
+      return id;
     }
   }
 
@@ -492,18 +519,20 @@ export class OverlayDriver implements Driver {
   /** Removes a layer: its `l/` link first, then its directory (mounts below it are detached). */
   async remove(id: string): Promise<void> {
     checkID(id);
-    const dir = `${this.home}/${id}`;
-    const link = readOptional(`${dir}/link`)?.trim();
-    if (link) {
+    for (const home of [this.home, ...(this.imageHome ? [this.imageHome] : [])]) {
+      const dir = `${home}/${id}`;
+      const link = readOptional(`${dir}/link`)?.trim();
+      if (link) {
+        try {
+          Deno.removeSync(`${home}/${LINK_DIR}/${link}`);
+        } catch { /* already gone */ }
+      }
+      for (const m of mountsUnder(dir)) detach(m.mountPoint);
       try {
-        Deno.removeSync(`${this.home}/${LINK_DIR}/${link}`);
-      } catch { /* already gone */ }
-    }
-    for (const m of mountsUnder(dir)) detach(m.mountPoint);
-    try {
-      await Deno.remove(dir, { recursive: true });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+        await Deno.remove(dir, { recursive: true });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
     }
   }
 
@@ -567,7 +596,7 @@ export class OverlayDriver implements Driver {
     for (const d of this.extraDiffs(dir)) {
       if (!permsKnown) (perms = statNs(d).mode & 0o7777, permsKnown = true);
       absLowers.push(d);
-      relLowers.push(`${id}/${d.slice(dir.length + 1)}`);
+      relLowers.push(this.relToHome(d));
     }
     for (const l of this.resolveLowers(id, dir)) {
       if (!permsKnown) (perms = statNs(l.link).mode & 0o7777, permsKnown = true);
@@ -582,7 +611,7 @@ export class OverlayDriver implements Driver {
     }
     if (absLowers.length === 0) {
       absLowers.push(`${dir}/empty`);
-      relLowers.push(`${id}/empty`);
+      relLowers.push(this.relToHome(`${dir}/empty`));
     }
     const root = rootPair(this.uidMap, this.gidMap);
     const diffDir = `${dir}/diff`;
@@ -624,13 +653,13 @@ export class OverlayDriver implements Driver {
       const spec = {
         home: this.home,
         target: merged,
-        relTarget: merged.slice(this.home.length + 1),
+        relTarget: this.relToHome(merged),
         lowers: readWrite ? absLowers : [diffDir, ...absLowers],
-        relLowers: readWrite ? relLowers : [`${id}/diff`, ...relLowers],
+        relLowers: readWrite ? relLowers : [this.relToHome(diffDir), ...relLowers],
         upper: readWrite ? diffDir : undefined,
         work: readWrite ? `${dir}/work` : undefined,
-        relUpper: `${id}/diff`,
-        relWork: `${id}/work`,
+        relUpper: this.relToHome(diffDir),
+        relWork: this.relToHome(`${dir}/work`),
         options: optsList,
       };
       if (this.options.mountProgram) {
@@ -739,13 +768,15 @@ export class OverlayDriver implements Driver {
     return Promise.resolve(md);
   }
 
-  /** IDs of the layer directories in the home. */
+  /** IDs of the layer directories in the home (and in the split image store's). */
   listLayers(): Promise<string[]> {
     const out: string[] = [];
-    for (const e of Deno.readDirSync(this.home)) {
-      if (!e.isDirectory || NOT_LAYERS.has(e.name)) continue;
-      const d = `${this.home}/${e.name}`;
-      if (exists(`${d}/diff`) || exists(`${d}/link`)) out.push(e.name);
+    for (const home of [this.home, ...(this.imageHome ? [this.imageHome] : [])]) {
+      for (const e of Deno.readDirSync(home)) {
+        if (!e.isDirectory || NOT_LAYERS.has(e.name)) continue;
+        const d = `${home}/${e.name}`;
+        if (exists(`${d}/diff`) || exists(`${d}/link`)) out.push(e.name);
+      }
     }
     return Promise.resolve(out);
   }
