@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { basename, dirname, resolve } from "node:path";
+import { baseName as basename, dirName as dirname, resolvePath as resolve } from "../store/paths.ts";
 import { compress } from "../archive/compression.ts";
 import { TarWriter } from "../archive/tar_writer.ts";
 import { TypeFlag } from "../archive/types.ts";

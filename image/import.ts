@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../store/node_lazy.ts";
 import { DuplicateIDError, ImageUnknownError, LayerUnknownError } from "../store/errors.ts";
 import { EMPTY_SHA256, sha256Digest } from "../store/digest.ts";
 import type { Image, Layer, Store } from "../store/types.ts";
@@ -64,7 +64,7 @@ function hexOf(d: string): string {
 /** Layer ID as containers/image chooses it: the diff ID for a base, else sha256(`parent+diffIDhex`). */
 export function chainLayerId(parentId: string, diffId: string): string {
   if (!parentId) return hexOf(diffId);
-  return createHash("sha256").update(`${parentId}+${hexOf(diffId)}`).digest("hex");
+  return nodeCrypto().createHash("sha256").update(`${parentId}+${hexOf(diffId)}`).digest("hex");
 }
 
 /** Go's RFC 3339 rendering of a parsed timestamp keeps the offset and trims fractional zeros. */

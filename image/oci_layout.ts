@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../store/node_lazy.ts";
 import { isValidDigest } from "../store/digest.ts";
 import { BlobUnknownError, ImageReferenceError, ManifestError } from "./errors.ts";
 import { type Descriptor, parseIndex, serializeOciIndex } from "./manifest.ts";
@@ -112,7 +112,7 @@ export class OciLayoutWriter {
     const dir = `${this.root}/blobs/sha256`;
     const tmp = `${dir}/.tmp-blob${crypto.getRandomValues(new Uint32Array(1))[0]}`;
     const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
-    const hash = createHash("sha256");
+    const hash = nodeCrypto().createHash("sha256");
     let size = 0;
     let ok = false;
     try {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeCrypto } from "../store/node_lazy.ts";
 import { BlobSizeMismatchError, DigestMismatchError } from "./errors.ts";
 
 /** The node:crypto name of a digest's algorithm. */
@@ -34,7 +35,7 @@ export class VerifyingStream {
 
   constructor(source: ReadableStream<Uint8Array>, digest: string, size: number) {
     this.#reader = source.getReader();
-    this.#hash = createHash(algorithmOf(digest));
+    this.#hash = nodeCrypto().createHash(algorithmOf(digest));
     this.#digest = digest;
     this.#size = size;
     this.stream = new ReadableStream<Uint8Array>({
