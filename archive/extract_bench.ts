@@ -7,7 +7,8 @@
  */
 import { extractTar } from "./extract.ts";
 import { scanTar } from "./tar_reader.ts";
-import { TarSplitRecorder } from "./tarsplit.ts";
+import { dirFileGetter, replayTarSplit, TarSplitRecorder } from "./tarsplit.ts";
+import { tarDirectory } from "./tar_dir.ts";
 import { IDSetCollector } from "./idset.ts";
 import { Crc64 } from "./crc64.ts";
 import { TypeFlag } from "./types.ts";
@@ -87,4 +88,27 @@ Deno.bench("GNU tar -xpf (process incl. startup)", { group: "extract", n: 20 }, 
 const big = new Uint8Array(16 << 20).fill(3);
 Deno.bench("crc64 16 MiB", { group: "crc" }, () => {
   new Crc64().update(big);
+});
+
+// ---- the other direction: tar-split replay and archiving a tree ----
+const layerDir = fresh();
+const tsPath = `${layerDir}.tar-split.gz`;
+{
+  const rec = TarSplitRecorder.create(tsPath);
+  await extractTar(streamOf(tar, 1 << 20), layerDir, { observers: [rec] });
+  rec.commit();
+}
+
+Deno.bench("replayTarSplit", { group: "diff", baseline: true, n: 20 }, async () => {
+  for await (const _ of replayTarSplit(tsPath, dirFileGetter([layerDir]))) { /* drain */ }
+});
+
+Deno.bench("tarDirectory", { group: "diff", n: 20 }, async () => {
+  for await (const _ of tarDirectory(layerDir)) { /* drain */ }
+});
+
+Deno.bench("GNU tar -cf - (process incl. startup)", { group: "diff", n: 20 }, async () => {
+  const r = await new Deno.Command("tar", { args: ["-cf", "-", "-C", layerDir, "."], stdout: "null" })
+    .output();
+  if (!r.success) throw new Error("tar failed");
 });
