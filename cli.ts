@@ -13,7 +13,10 @@ if (import.meta.main) {
   const code = await main(Deno.args, {
     stdout: writerSink(Deno.stdout),
     stderr: writerSink(Deno.stderr),
-    stdin: Deno.stdin.readable,
+    // A getter: creating the stream loads Deno's web streams (5-8 ms), needed by few commands.
+    get stdin() {
+      return Deno.stdin.readable;
+    },
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
   });

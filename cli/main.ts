@@ -229,7 +229,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       options: state.options,
       out,
       err,
-      stdin: io.stdin,
+      get stdin() {
+        return io.stdin; // only commands reading input pay for the stream
+      },
       cwd: io.cwd,
       env: io.env,
     });

@@ -7,7 +7,8 @@
 
 const HEX = "0123456789abcdef";
 // unicode.IsPrint: letters, marks, numbers, punctuation, symbols, and the ASCII space.
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+// Built on first use: compiling the Unicode classes costs 1-3 ms at every startup otherwise.
+let printable: RegExp | null = null;
 
 function hex(n: number, width: number): string {
   let s = "";
@@ -56,7 +57,7 @@ export function goQuote(s: string): string {
     } else if (r >= 0xd800 && r <= 0xdfff) {
       // A lone surrogate is what an undecodable byte became; Go shows U+FFFD for invalid runes.
       out += "\\ufffd";
-    } else if (PRINTABLE.test(ch)) {
+    } else if ((printable ??= new RegExp("^[\\p{L}\\p{M}\\p{N}\\p{P}\\p{S} ]$", "u")).test(ch)) {
       out += ch;
     } else if (r < 0x10000) {
       out += "\\u" + hex(r, 4);
