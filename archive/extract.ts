@@ -37,6 +37,8 @@ import {
   S_IFLNK,
   S_IFMT,
   umask,
+  UTIME_NOW,
+  UTIME_OMIT,
 } from "../sys/fs.ts";
 import { TarParser } from "./tar_reader.ts";
 import { type TarHeader, type TarObserver, TypeFlag, type WhiteoutFormat } from "./types.ts";
@@ -491,6 +493,13 @@ class Extractor implements TarObserver {
     for (const d of this.dirTimes) {
       setTs(d.atime, d.mtime);
       check(S.utimensat(AT_FDCWD, cs0(d.abs), tsBytes, AT_SYMLINK_NOFOLLOW), "utimensat", d.abs);
+    }
+    if (this.fmt === "delete") {
+      // Go's vfs applies layers in a chrooted child that makes and removes a temp dir in
+      // the root around the extraction, so the root's mtime ends up "now": do the same.
+      const now = new BigInt64Array([0n, BigInt(UTIME_OMIT), 0n, BigInt(UTIME_NOW)]);
+      const b = new Uint8Array(now.buffer);
+      check(S.utimensat(AT_FDCWD, cs0(this.root), b, AT_SYMLINK_NOFOLLOW), "utimensat", this.root);
     }
   }
 
