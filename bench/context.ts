@@ -15,6 +15,8 @@ export interface Sample {
   runsMs: number[];
   /** Median of `runsMs` (set by {@link finish}). */
   medianMs?: number;
+  /** Fastest run (set by {@link finish}): the least disturbed by other load. */
+  minMs?: number;
   /** Largest peak RSS seen over the repetitions, KiB. */
   maxRssKiB?: number;
   /** Median CPU (user + system) milliseconds. */
@@ -86,7 +88,10 @@ export function record(s: Sample, t: Timed | number): void {
 /** Sets the medians of a sample once its repetitions are done. */
 export function finish(s: Sample | undefined): Sample | undefined {
   if (!s) return s;
-  if (s.runsMs.length) s.medianMs = median(s.runsMs);
+  if (s.runsMs.length) {
+    s.medianMs = median(s.runsMs);
+    s.minMs = Math.min(...s.runsMs);
+  }
   if (s.cpuRuns?.length) s.cpuMs = median(s.cpuRuns);
   delete s.cpuRuns;
   return s;

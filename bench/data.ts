@@ -1,7 +1,7 @@
 /**
  * The benchmark's input archives: found in the data directory, built there by
  * `bench/make-data.sh` when missing. Quick mode builds smaller synthetic archives in
- * `DATA/quick` and borrows the root filesystem archives from `DATA` when they exist.
+ * `DATA/quick` and has no root filesystem (its workloads are skipped).
  *
  * @module
  */
@@ -74,9 +74,9 @@ export async function ensureData(dir: string, quick: boolean, build: boolean): P
     small: pick(`${synth}/small.tar`),
     large: pick(`${synth}/large.tar`),
     tiny: pick(`${synth}/tiny.tar`),
-    rootfs: pick(`${synth}/rootfs.tar`, `${dir}/rootfs.tar`),
-    rootfsGz: pick(`${synth}/rootfs.tar.gz`, `${dir}/rootfs.tar.gz`),
-    layer2: pick(`${synth}/layer2.tar`, `${dir}/layer2.tar`),
+    rootfs: pick(`${synth}/rootfs.tar`),
+    rootfsGz: pick(`${synth}/rootfs.tar.gz`),
+    layer2: pick(`${synth}/layer2.tar`),
   };
 }
 

@@ -3,7 +3,7 @@
  * same machine and the same data, printed as a table of medians and ratios.
  *
  *   deno task bench [-- OPTIONS]
- *     --quick           small synthetic inputs (a quick check; rootfs rows only if built)
+ *     --quick           small synthetic inputs, no root filesystem (a quick check)
  *     --only NAME       run only workloads whose key contains NAME or that are in group NAME
  *                       (repeatable or comma-separated; see --list)
  *     --data DIR        data directory (default ${TMPDIR:-/tmp}/containers-storage-bench-data),
