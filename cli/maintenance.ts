@@ -11,6 +11,7 @@ import { flagBool, flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
 import { errorText } from "./errors.ts";
 import { goList, RawJSON } from "./output.ts";
+import { sortBytewise } from "./common.ts";
 
 /** Prints `KEY: VALUE` pairs on stderr (as Go does for status and version) or JSON on stdout. */
 async function printPairs(ctx: Context, pairs: Array<[string, string]>): Promise<void> {
@@ -119,11 +120,16 @@ const check: Action = async (ctx) => {
   const maxAgeMs = parseDuration(flagString(ctx, "max") || "24h");
   const force = flagBool(ctx, "force");
   const repair = flagBool(ctx, "repair") || force;
+  const json = flagBool(ctx, "json");
   try {
     const report = await x.check({ maxAgeMs, quick: flagBool(ctx, "quick") });
     const count = (m: Map<string, string[]>) => m.size;
-    if (flagBool(ctx, "json")) {
-      const enc = (m: Map<string, string[]>) => new Map([...m].map(([k, v]) => [k, v.map(() => ({}))]));
+    // Go ranges over maps (random order); IDs sorted here.
+    const sorted = (m: Map<string, string[]>) =>
+      sortBytewise([...m.keys()]).map((k) => [k, m.get(k)!] as const);
+    if (json) {
+      // Go's errors have no exported fields: each encodes as {}.
+      const enc = (m: Map<string, string[]>) => new Map(sorted(m).map(([k, v]) => [k, v.map(() => ({}))]));
       await ctx.out.json({
         Layers: enc(report.layers),
         ROLayers: enc(report.roLayers),
@@ -141,29 +147,43 @@ const check: Action = async (ctx) => {
       ];
       let text = "";
       for (const [what, m] of sections) {
-        for (const [id, problems] of m) text += `${what} ${id}:\n` + problems.map((p) => ` ${p}\n`).join("");
+        for (const [id, problems] of sorted(m)) {
+          text += `${what} ${id}:\n` + problems.map((p) => ` ${p}\n`).join("");
+        }
       }
       await ctx.out.print(text);
     }
-    let failed: boolean;
-    if (repair) {
-      if (!x.repair) unsupported(ctx);
-      await x.repair(report, { removeContainers: force });
-      failed = count(report.roLayers) + count(report.roImages) > 0 ||
-        (!force && count(report.containers) > 0);
-    } else {
+    if (!repair) {
       const total = count(report.layers) + count(report.roLayers) + count(report.images) +
         count(report.roImages) + count(report.containers);
-      failed = total > 0;
-      if (failed && !flagBool(ctx, "json")) {
-        await ctx.err.print(
-          `${count(report.layers)} layer errors, ${count(report.roLayers)} read-only layer errors, ` +
-            `${count(report.images)} image errors, ${count(report.roImages)} read-only image errors, ` +
-            `${count(report.containers)} container errors\n`,
-        );
-      }
+      if (total === 0) return 0;
+      await ctx.err.print(
+        `${count(report.layers)} layer errors, ${count(report.roLayers)} read-only layer errors, ` +
+          `${count(report.images)} image errors, ${count(report.roImages)} read-only image errors, ` +
+          `${count(report.containers)} container errors\n`,
+      );
+      return 1;
     }
-    return failed ? 1 : 0;
+    if (!x.repair) unsupported(ctx);
+    const errors = await x.repair(report, { removeContainers: force }) ?? [];
+    if (errors.length > 0) {
+      if (json) await ctx.out.json(errors.map(() => ({})));
+      await ctx.err.print(errors.map((e) => `${e}\n`).join(""));
+      return 1;
+    }
+    // What repairing cannot fix: read-only stores, and containers unless --force.
+    const ro = `${count(report.roLayers)} read-only layer errors, ${
+      count(report.roImages)
+    } read-only image errors`;
+    if (force && count(report.roLayers) + count(report.roImages) > 0) {
+      await ctx.err.print(`${ro}\n`);
+      return 1;
+    }
+    if (!force && count(report.roLayers) + count(report.roImages) + count(report.containers) > 0) {
+      await ctx.err.print(`${ro}, ${count(report.containers)} container errors\n`);
+      return 1;
+    }
+    return 0;
   } finally {
     await ctx.store.shutdown(true).catch(() => {});
   }

@@ -44,22 +44,62 @@ Deno.test("check finds missing and modified content; repair removes what depends
     await Deno.writeTextFile(`${g}/vfs/dir/base/a`, "AAA");
     await Deno.remove(`${g}/vfs-images/img2/manifest`);
     await Deno.remove(`${g}/vfs-containers/ctr/k`);
-    const quick = await s.check({ maxAgeMs: DAY, quick: true });
-    assert.deepEqual(keys(quick), { layers: [], images: ["img2"], containers: ["ctr"] });
+    // Digests are re-read in both modes; images and containers inherit their layers' problems.
+    const expected = { layers: ["base"], images: ["img", "img2"], containers: ["ctr"] };
+    assert.deepEqual(keys(await s.check({ maxAgeMs: DAY, quick: true })), expected);
     const full = await s.check({ maxAgeMs: DAY, quick: false });
-    assert.deepEqual(keys(full), { layers: ["base"], images: ["img2"], containers: ["ctr"] });
-    assert.match(full.layers.get("base")![0], /base/);
+    assert.deepEqual(keys(full), expected);
+    assert.deepEqual(full.layers.get("base"), ['layer base: file integrity checksum failed for "a"']);
     assert.deepEqual(full.images.get("img2"), [
-      'image img2 data item "manifest": image data item is missing',
+      'image img2: data item "manifest": image data item is missing',
+    ]);
+    assert.deepEqual(full.images.get("img"), full.layers.get("base"));
+    assert.deepEqual(full.containers.get("ctr"), [
+      'container ctr: data item "k": container data item is missing',
+      ...full.layers.get("base")!,
     ]);
 
-    // Without removing containers, the container keeps its layers; images on them go.
-    await s.repair(full, { removeContainers: false });
-    assert.deepEqual((await s.images()).map((i) => i.id), []);
-    assert.deepEqual((await s.layers()).map((l) => l.id).sort(), ["base", c.layerId, "other", "top"].sort());
-    await s.repair(await s.check({ maxAgeMs: DAY, quick: false }), { removeContainers: true });
+    // Without removing containers, the damaged container keeps its image and layers.
+    assert.deepEqual(await s.repair(full, { removeContainers: false }), []);
+    assert.deepEqual((await s.images()).map((i) => i.id), ["img"]);
+    assert.deepEqual((await s.layers()).map((l) => l.id).sort(), ["base", c.layerId, "top"].sort());
+    assert.deepEqual(
+      await s.repair(await s.check({ maxAgeMs: DAY, quick: false }), { removeContainers: true }),
+      [],
+    );
     assert.deepEqual(await s.containers(), []);
-    assert.deepEqual((await s.layers()).map((l) => l.id), ["other"]);
+    assert.deepEqual(await s.images(), []);
+    assert.deepEqual(await s.layers(), []);
+    assert.deepEqual(keys(await s.check({ maxAgeMs: 0, quick: false })), {
+      layers: [],
+      images: [],
+      containers: [],
+    });
+  }));
+
+Deno.test("full check compares mounted contents with the diffs; driver layers without records", () =>
+  withStore(async (s, g) => {
+    await s.createLayer({ id: "base", diff: makeTar([{ name: "a", data: "aaa" }, { name: "d/" }]) });
+    await s.createLayer({ id: "top", parent: "base", diff: makeTar([{ name: "b", data: "bbb" }]) });
+    await s.createImage({ id: "img", layer: "top" });
+    const orphan = await s.createDriverLayer({});
+    // Files added or re-moded without touching the recorded content: the digest still matches.
+    await Deno.writeTextFile(`${g}/vfs/dir/top/extra`, "x");
+    await Deno.chmod(`${g}/vfs/dir/top/b`, 0o600);
+    const quick = await s.check({ maxAgeMs: DAY, quick: true });
+    assert.deepEqual(keys(quick).layers, [orphan]);
+    assert.deepEqual(quick.layers.get(orphan), [
+      `layer ${orphan}: layer in lower level storage driver not accounted for`,
+    ]);
+    const full = await s.check({ maxAgeMs: DAY, quick: false });
+    assert.deepEqual(full.layers.get("top"), [
+      "layer top: /b(mode:0644→0600), layer content has been modified",
+      "layer top: +/extra, layer content has been modified",
+    ]);
+    assert.deepEqual(keys(full).images, ["img"]);
+    assert.deepEqual(await s.repair(full, { removeContainers: false }), []);
+    assert.deepEqual(await s.driverLayers(), []);
+    assert.deepEqual(await s.layers(), []);
   }));
 
 Deno.test("check reports old unreferenced layers and missing driver data", () =>

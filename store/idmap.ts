@@ -103,8 +103,8 @@ export function formatIDMap(maps: readonly IDMap[]): string {
 }
 
 /**
- * Checks that every range stays within uint32 on both sides and that no two ranges
- * overlap on the container side or on the host side. Throws IDMapError.
+ * Checks that every range is non-empty and stays below 2^32-1 on both sides and that no
+ * two ranges overlap on the container side or on the host side. Throws IDMapError.
  */
 export function validateIDMap(maps: readonly IDMap[], kind: "uid" | "gid"): void {
   for (const m of maps) {
@@ -114,8 +114,9 @@ export function validateIDMap(maps: readonly IDMap[], kind: "uid" | "gid"): void
       }
     }
     if (m.size === 0) throw new IDMapError(`invalid ${kind} mapping ${formatIDMap([m])}: empty range`);
-    if (m.containerId + m.size - 1 > MAX_ID || m.hostId + m.size - 1 > MAX_ID) {
-      throw new IDMapError(`invalid ${kind} mapping ${formatIDMap([m])}: range goes beyond ${MAX_ID}`);
+    // 2^32-1 is (uid_t)-1, never a valid ID: the kernel refuses ranges reaching it.
+    if (m.containerId + m.size > MAX_ID || m.hostId + m.size > MAX_ID) {
+      throw new IDMapError(`invalid ${kind} mapping ${formatIDMap([m])}: range goes beyond ${MAX_ID - 1}`);
     }
   }
   for (const side of ["containerId", "hostId"] as const) {

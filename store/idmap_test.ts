@@ -114,9 +114,12 @@ Deno.test("mapsEqual is order-sensitive; copyIDMap is deep; formatIDMap round-tr
   assert.deepEqual(parseIDMap(formatIDMap(a), "uid"), a);
 });
 
-Deno.test("validateIDMap rejects overlaps, empty ranges and ranges beyond 2^32-1", () => {
+Deno.test("validateIDMap rejects overlaps, empty ranges and ranges reaching 2^32-1", () => {
   validateIDMap([M(0, 100000, 65536), M(65536, 200000, 10)], "uid");
-  validateIDMap([M(0, 4294967295, 1)], "uid");
+  validateIDMap([M(0, 4294967294, 1), M(1, 0, 4294967294)], "uid");
+  assert.throws(() => validateIDMap([M(0, 4294967295, 1)], "uid"), {
+    message: /range goes beyond 4294967294/,
+  });
   assert.throws(() => validateIDMap([M(0, 1, 5), M(2, 100, 5)], "uid"), {
     message: "invalid uid mapping: container ranges 0:1:5 and 2:100:5 overlap",
   });
@@ -124,7 +127,7 @@ Deno.test("validateIDMap rejects overlaps, empty ranges and ranges beyond 2^32-1
     message: "invalid gid mapping: host ranges 0:100:5 and 10:102:5 overlap",
   });
   assert.throws(() => validateIDMap([M(0, 4294967295, 2)], "uid"), {
-    message: /range goes beyond 4294967295/,
+    message: /range goes beyond 4294967294/,
   });
   assert.throws(() => validateIDMap([M(0, 1, 0)], "uid"), { message: /empty range/ });
   assert.throws(() => validateIDMap([M(-1, 1, 1)], "uid"), IDMapError);

@@ -52,11 +52,11 @@ import { LayerStore } from "./layers.ts";
 import { ImageStore } from "./images.ts";
 import { ContainerStore } from "./containers.ts";
 import { clone, type NameOperation, removeAll, validateId } from "./records.ts";
-import { copyIDMap, mapsEqual, tryToContainer } from "./idmap.ts";
+import { copyIDMap, mapsEqual, tryToContainer, validateIDMap } from "./idmap.ts";
 import { validateDigest } from "./digest.ts";
 import { openDriver, reinitDriver, splitDriverOptions } from "./open.ts";
 import { VERSION } from "./version.ts";
-import { checkStore, type CheckTarget, planRepair } from "./check.ts";
+import type { CheckTarget } from "./check.ts";
 
 type Mode = "r" | "w";
 
@@ -72,6 +72,12 @@ interface LockPlan {
 /** Go's `%v` rendering of a string list. */
 function goList(l: readonly string[]): string {
   return "[" + l.join(" ") + "]";
+}
+
+/** Refuses maps the kernel would refuse (overlapping ranges, IDs beyond 2^32-2). */
+function validateMaps(o: { uidMap?: IDMap[]; gidMap?: IDMap[] }): void {
+  if (o.uidMap) validateIDMap(o.uidMap, "uid");
+  if (o.gidMap) validateIDMap(o.gidMap, "gid");
 }
 
 function isContiguous(maps: IDMap[]): boolean {
@@ -301,6 +307,7 @@ export class StoreImpl implements Store {
 
   private async createLayerLocked(options: CreateLayerOptions): Promise<Layer> {
     if (options.id !== undefined && options.id !== "") validateId(options.id);
+    validateMaps(options);
     return await this.withLocks({ layers: "w", containers: "w" }, async () => {
       let parent: Layer | null = null;
       let uidMap = copyIDMap(options.hostUIDMapping ? [] : options.uidMap);
@@ -543,7 +550,12 @@ export class StoreImpl implements Store {
   }
 
   async deleteImage(ref: string, commit = true): Promise<DeleteImageResult> {
-    return await this.writeAll(async () => {
+    return await this.writeAll(() => this.deleteImageLocked(ref, commit));
+  }
+
+  /** `deleteImage` with every write lock held. */
+  private async deleteImageLocked(ref: string, commit: boolean): Promise<DeleteImageResult> {
+    {
       const image = this.imageStore.lookup(ref);
       if (!image) throw new NotAnImageError();
       const id = image.id;
@@ -585,7 +597,7 @@ export class StoreImpl implements Store {
         for (const l of toRemove) await this.layerStore.delete(l);
       }
       return { deletedLayers: toRemove };
-    });
+    }
   }
 
   async listImageBigData(ref: string): Promise<string[]> {
@@ -658,6 +670,7 @@ export class StoreImpl implements Store {
 
   async createContainer(options: CreateContainerOptions): Promise<Container> {
     if (options.id !== undefined && options.id !== "") validateId(options.id);
+    validateMaps(options);
     const hostUID = options.hostUIDMapping ?? false;
     const hostGID = options.hostGIDMapping ?? false;
     const reqUID = copyIDMap(hostUID ? [] : options.uidMap);
@@ -1124,6 +1137,7 @@ export class StoreImpl implements Store {
 
   async createDriverLayer(options: CreateLayerOptions = {}): Promise<string> {
     if (options.id) validateId(options.id);
+    validateMaps(options);
     return await this.withLocks({ layers: "w" }, async () => {
       let parent: Layer | null = null;
       if (options.parent) {
@@ -1176,38 +1190,76 @@ export class StoreImpl implements Store {
   }
 
   async check(options: CheckOptions): Promise<CheckReport> {
-    // Checking only reads; writers wait until it is done.
-    return await this.withLocks(
-      { layers: "r", images: "r", containers: "r" },
-      () => checkStore(this.checkTarget(), options),
-    );
-  }
-
-  async repair(report: CheckReport, options: { removeContainers: boolean }): Promise<void> {
-    await this.writeAll(async () => {
-      const plan = planRepair(this.checkTarget(), report, options.removeContainers);
-      for (const id of plan.containers) {
-        const c = this.containerStore.lookup(id);
-        if (!c) continue;
-        if (this.layerStore.index.byId.has(c.layerId)) await this.layerStore.delete(c.layerId);
-        await this.containerStore.delete(c.id);
-        const dirs = this.containerDirs(c.id);
-        await removeAll(dirs.graph);
-        await removeAll(dirs.run);
-      }
-      for (const id of plan.images) if (this.imageStore.index.byId.has(id)) await this.imageStore.delete(id);
-      for (const id of plan.layers) if (this.layerStore.index.byId.has(id)) await this.layerStore.delete(id);
+    const { checkStore } = await import("./check.ts");
+    // Checking only reads (layers are mounted read-only); writers wait until it is done.
+    return await this.withLocks({ layers: "r", images: "r", containers: "r" }, async () => {
+      await this.layerStore.refreshMounts();
+      return await checkStore(this.checkTarget(), options);
     });
   }
 
+  async repair(report: CheckReport, options: { removeContainers: boolean }): Promise<string[]> {
+    const { repairStore } = await import("./check.ts");
+    return await this.writeAll(() =>
+      repairStore(this.checkTarget(), report, options, {
+        deleteContainer: async (id) => {
+          const c = this.containerStore.get(id);
+          if (this.layerStore.index.byId.has(c.layerId)) await this.layerStore.delete(c.layerId);
+          await this.containerStore.delete(c.id);
+          const dirs = this.containerDirs(c.id);
+          await removeAll(dirs.graph);
+          await removeAll(dirs.run);
+        },
+        deleteImage: async (id) => void await this.deleteImageLocked(id, true),
+        deleteLayer: async (id) => {
+          await this.layerStore.delete(id);
+          for (const i of this.imageStore.index.list.filter((i) => i.mappedTopLayers.includes(id))) {
+            this.imageStore.removeMappedTopLayer(i.id, id);
+          }
+        },
+        removeDriverLayer: async (id) => {
+          await this.driver.remove(id);
+          await Deno.remove(this.layerStore.tarSplitPath(id)).catch(() => {});
+          await removeAll(this.layerStore.dataDir(id));
+        },
+      })
+    );
+  }
+
   private checkTarget(): CheckTarget {
+    const opts = this.driverOptions;
     return {
       layers: this.layerStore,
       roLayers: this.roLayerStores,
       images: this.imageStore,
       roImages: this.roImageStores,
       containers: this.containerStore,
+      mount: !this.readOnly,
+      ignore: {
+        ownership: opts.some((o) => /ignore_chown_errors=true/i.test(o)),
+        permissions: opts.some((o) => /(^|\.)force_mask=/.test(o)),
+      },
     };
+  }
+
+  async dedup(options: { hashMethod: "crc" | "size" | "sha256" }): Promise<{ deduped: number }> {
+    const { dedupDirs, layerDataDirs } = await import("../drivers/dedup.ts");
+    const images = await this.images();
+    return await this.withLocks({ layers: "w" }, () => {
+      // The layers of every image (top, mapped tops and their ancestors) in the writable store.
+      const ids = new Set<string>();
+      for (const i of images) {
+        for (let cur of [i.topLayer, ...i.mappedTopLayers]) {
+          while (cur !== "" && !ids.has(cur)) {
+            const l = this.layerStore.index.byId.get(cur);
+            if (!l) break;
+            ids.add(cur);
+            cur = l.parent;
+          }
+        }
+      }
+      return dedupDirs(layerDataDirs(this.driver, [...ids]), options);
+    });
   }
 }
 
@@ -1324,6 +1376,7 @@ async function directorySize(root: string): Promise<number> {
  * left behind, unless read-only).
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  validateMaps(options);
   const opened = await openDriver(options);
   const store = new StoreImpl({
     graphRoot: opened.graphRoot,

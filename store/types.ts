@@ -435,8 +435,11 @@ export interface Store {
   garbageCollect?(): Promise<void>;
   /** Checks layers, images and containers (`check`); `maxAgeMs` spares younger unreferenced layers. */
   check?(options: CheckOptions): Promise<CheckReport>;
-  /** Removes what `check` found damaged; containers only with `removeContainers` (`check -r`, `-f`). */
-  repair?(report: CheckReport, options: { removeContainers: boolean }): Promise<void>;
+  /**
+   * Removes what `check` found damaged; containers only with `removeContainers` (`check -r`,
+   * `-f`). Returns the problems met while removing (empty when all went well).
+   */
+  repair?(report: CheckReport, options: { removeContainers: boolean }): Promise<string[]>;
   /** Deduplicates identical files across image layers (`dedup`); returns the bytes saved. */
   dedup?(options: { hashMethod: "crc" | "size" | "sha256" }): Promise<{ deduped: number }>;
 }
@@ -445,7 +448,10 @@ export interface Store {
 export interface CheckOptions {
   /** Unreferenced layers younger than this are not reported. */
   maxAgeMs: number;
-  /** Skip re-reading layer contents. */
+  /**
+   * Skip comparing each mounted layer's files with what its diffs describe (digests, sizes,
+   * mountability and everything else are still checked), as HEAD's CheckMost.
+   */
   quick: boolean;
 }
 
