@@ -641,9 +641,10 @@ export class LayerStore extends RecordFile<Layer> {
 
   /**
    * Resolves `from`/`to` as Go's findParentAndLayer: `from` defaults to the parent, and
-   * an unknown `from` falls back to the parent too.
+   * an unknown `from` falls back to the parent too. `fromId` is what the driver gets: a
+   * parent recorded in another store (an additional image store) is still the parent.
    */
-  parentAndLayer(from: string | null, to: string): { from: Layer | null; to: Layer } {
+  parentAndLayer(from: string | null, to: string): { from: Layer | null; fromId: string; to: Layer } {
     const toLayer = this.get(to);
     let fromRef = from ?? "";
     if (fromRef === "") fromRef = toLayer.parent;
@@ -651,7 +652,7 @@ export class LayerStore extends RecordFile<Layer> {
     if (fromRef !== "") {
       fromLayer = this.lookup(fromRef) ?? (toLayer.parent ? this.lookup(toLayer.parent) ?? null : null);
     }
-    return { from: fromLayer, to: toLayer };
+    return { from: fromLayer, fromId: fromLayer?.id ?? fromRef, to: toLayer };
   }
 
   private diffOpts(l: Layer) {
@@ -668,11 +669,10 @@ export class LayerStore extends RecordFile<Layer> {
     to: string,
     compression?: Compression,
   ): Promise<ReadableStream<Uint8Array>> {
-    const { from: f, to: t } = this.parentAndLayer(from, to);
+    const { fromId, to: t } = this.parentAndLayer(from, to);
     const want = compression ?? t.compression;
     // Fail on an unproducible compression before doing any work.
     if (want === Compression.Bzip2 || want === Compression.Xz) compress(new ReadableStream(), want);
-    const fromId = f?.id ?? "";
     let raw: ReadableStream<Uint8Array>;
     let haveTarSplit = false;
     if (fromId === t.parent) {
@@ -694,14 +694,14 @@ export class LayerStore extends RecordFile<Layer> {
 
   /** Changes between `from` and `to` (driver). */
   changes(from: string | null, to: string): Promise<Change[]> {
-    const { from: f, to: t } = this.parentAndLayer(from, to);
-    return this.driver.changes(t.id, f?.id ?? null, this.diffOpts(t));
+    const { fromId, to: t } = this.parentAndLayer(from, to);
+    return this.driver.changes(t.id, fromId || null, this.diffOpts(t));
   }
 
   /** Size of the changes between `from` and `to` (driver). */
   diffSize(from: string | null, to: string): Promise<number> {
-    const { from: f, to: t } = this.parentAndLayer(from, to);
-    return this.driver.diffSize(t.id, f?.id ?? null, this.diffOpts(t));
+    const { fromId, to: t } = this.parentAndLayer(from, to);
+    return this.driver.diffSize(t.id, fromId || null, this.diffOpts(t));
   }
 
   // ------------------------------------------------------------ mounting
