@@ -14,7 +14,10 @@ const POLY_HI = 0xd8000000;
 const TH = new Int32Array(8 * 256);
 const TL = new Int32Array(8 * 256);
 
-(function buildTables() {
+// Filled by the first Crc64 (not at module load: most commands never checksum).
+let tablesBuilt = false;
+function buildTables(): void {
+  tablesBuilt = true;
   for (let i = 0; i < 256; i++) {
     let hi = 0, lo = i;
     for (let k = 0; k < 8; k++) {
@@ -34,7 +37,7 @@ const TL = new Int32Array(8 * 256);
       TH[t * 256 + i] = (phi >>> 8) ^ TH[idx];
     }
   }
-})();
+}
 
 // Slicing-by-8 in WebAssembly (i64 lookups from linear memory): several times faster
 // than the JS loop. Source (WAT), tables at 0..16383 as i64 (table t at t*2048):
@@ -79,6 +82,10 @@ export class Crc64 {
   // Running CRC kept inverted (as Go does internally), in two 32-bit halves.
   private hi = -1;
   private lo = -1;
+
+  constructor() {
+    if (!tablesBuilt) buildTables();
+  }
 
   /** Adds bytes to the checksum. */
   update(b: Uint8Array): this {
