@@ -588,6 +588,10 @@ export class OverlayDriver implements Driver {
     }
     const readWrite = !readOnly && !optsList.includes("ro");
     if (readOnly && !optsList.includes("ro")) optsList = ["ro", ...optsList];
+    // A volatile container's layer skips syncs when the kernel can (HEAD; ignored otherwise).
+    if (options.volatile && readWrite && this.volatile && !this.options.mountProgram) {
+      if (!optsList.includes("volatile")) optsList.push("volatile");
+    }
 
     this.readLink(dir); // repairs lost links before the lowers are resolved
     const absLowers: string[] = [], relLowers: string[] = [];
