@@ -1210,7 +1210,14 @@ export class StoreImpl implements Store {
           await removeAll(dirs.graph);
           await removeAll(dirs.run);
         },
-        deleteImage: async (id) => void await this.deleteImageLocked(id, true),
+        deleteImage: async (id) => {
+          try {
+            await this.deleteImageLocked(id, true);
+          } catch (e) {
+            // A layer that is already gone is what was being repaired (Go ignores it too).
+            if (!(e instanceof LayerUnknownError)) throw e;
+          }
+        },
         deleteLayer: async (id) => {
           await this.layerStore.delete(id);
           for (const i of this.imageStore.index.list.filter((i) => i.mappedTopLayers.includes(id))) {
