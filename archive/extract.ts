@@ -17,7 +17,9 @@
 import { ArchiveError, SystemError, UnsafeArchiveError } from "../store/errors.ts";
 import type { IDMap } from "../store/types.ts";
 import { check, sysError } from "../sys/errno.ts";
-import { cs0, cs1, errno, S } from "../sys/libc.ts";
+import { cs1, errno, S } from "../sys/libc.ts";
+import { readDirFd, readlinkAtRaw } from "../sys/dirent_vfs.ts";
+import { decodeName, p0, p1 } from "./rawpath.ts";
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
@@ -92,7 +94,7 @@ const statBuf = new Uint8Array(144);
 const statView = new DataView(statBuf.buffer);
 /** lstat into the shared buffer; returns the st_mode, or -errno. */
 function lstatMode(abs: string): number {
-  if (S.lstat(cs0(abs), statBuf) === 0) return statView.getUint32(24, true);
+  if (S.lstat(p0(abs), statBuf) === 0) return statView.getUint32(24, true);
   return -errno();
 }
 
@@ -183,6 +185,7 @@ interface DirTime {
   mtime: bigint;
 }
 
+const O_RDONLY_DIR = 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
 const O_DIR_FLAGS = 0o10000000 /* O_PATH */ | 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
 const EMPTY = new Uint8Array(0);
 const Y = new Uint8Array([0x79]);
@@ -256,7 +259,7 @@ class Extractor implements TarObserver {
     const v = enc.encode(`${uid}:${gid}:0${mode.toString(8)}`) as Uint8Array<ArrayBuffer>;
     const r = fd >= 0
       ? S.fsetxattr(fd, cs1(OVERRIDE_XATTR), v, BigInt(v.length), 0)
-      : S.lsetxattr(cs0(abs), cs1(OVERRIDE_XATTR), v, BigInt(v.length), 0);
+      : S.lsetxattr(p0(abs), cs1(OVERRIDE_XATTR), v, BigInt(v.length), 0);
     if (r !== 0) throw sysError("lsetxattr", `${abs} ${OVERRIDE_XATTR}`, errno());
   }
 
@@ -281,7 +284,7 @@ class Extractor implements TarObserver {
     this.dirFd = -1;
     this.dirRel = null;
     const abs = this.abs(rel);
-    const fd = S.open(cs0(abs), O_DIR_FLAGS, 0);
+    const fd = S.open(p0(abs), O_DIR_FLAGS, 0);
     if (fd < 0) throw sysError("open", abs, errno());
     this.dirFd = fd;
     this.dirRel = rel;
@@ -339,7 +342,8 @@ class Extractor implements TarObserver {
       }
       if (t === S_IFLNK) {
         if (++links > MAX_SYMLINKS) throw sysError("open", abs, 40 /* ELOOP */);
-        const target = Deno.readLinkSync(abs);
+        const raw = readlinkAtRaw(AT_FDCWD, p0(abs).slice(), abs);
+        const target = decodeName(raw.subarray(0, raw.length - 1));
         const rest = comps.slice(i);
         if (target.startsWith("/")) cur = "";
         comps = [...target.split("/"), ...rest];
@@ -353,14 +357,14 @@ class Extractor implements TarObserver {
   }
 
   private mkdirParent(abs: string): void {
-    if (S.mkdirat(AT_FDCWD, cs0(abs), this.parentMode) !== 0) throw sysError("mkdir", abs, errno());
+    if (S.mkdirat(AT_FDCWD, p0(abs), this.parentMode) !== 0) throw sysError("mkdir", abs, errno());
     const po = this.parentOwner;
-    if (po) check(S.lchown(cs0(abs), po.uid, po.gid), "lchown", abs);
+    if (po) check(S.lchown(p0(abs), po.uid, po.gid), "lchown", abs);
   }
 
   /** lstat of `base` in the current parent: st_mode or -errno. */
   private lstatHere(base: string): number {
-    if (S.fstatat(this.dirFd, cs0(base), statBuf, AT_SYMLINK_NOFOLLOW) === 0) {
+    if (S.fstatat(this.dirFd, p0(base), statBuf, AT_SYMLINK_NOFOLLOW) === 0) {
       return statView.getUint32(24, true);
     }
     return -errno();
@@ -376,10 +380,10 @@ class Extractor implements TarObserver {
       const abs = this.here(base);
       this.invalidate(); // also drops dirFd; re-enter below
       const parent = dirOf(abs.slice(this.root.length + 1));
-      Deno.removeSync(abs, { recursive: true });
+      rmTree(abs);
       this.enter(parent);
     } else {
-      if (S.unlinkat(this.dirFd, cs0(base), 0) !== 0) {
+      if (S.unlinkat(this.dirFd, p0(base), 0) !== 0) {
         const e = errno();
         if (e !== ENOENT) throw sysError("unlink", this.here(base), e);
       }
@@ -423,7 +427,7 @@ class Extractor implements TarObserver {
         break;
       case TypeFlag.Symlink: {
         const dfd = this.dirFd;
-        this.create(base, h, () => S.symlinkat(cs1(h.linkname), dfd, cs0(base)), "symlink");
+        this.create(base, h, () => S.symlinkat(p1(h.linkname), dfd, p0(base)), "symlink");
         this.meta(base, h, S_IFLNK);
         break;
       }
@@ -437,7 +441,7 @@ class Extractor implements TarObserver {
         const t = h.type === TypeFlag.Char ? S_IFCHR : h.type === TypeFlag.Block ? S_IFBLK : S_IFIFO;
         const dev = BigInt(makedev(h.devmajor, h.devminor));
         const dfd = this.dirFd;
-        this.create(base, h, () => S.mknodat(dfd, cs0(base), t | this.perm(h.mode), dev), "mknod");
+        this.create(base, h, () => S.mknodat(dfd, p0(base), t | this.perm(h.mode), dev), "mknod");
         this.meta(base, h, t);
         break;
       }
@@ -492,14 +496,14 @@ class Extractor implements TarObserver {
     this.release();
     for (const d of this.dirTimes) {
       setTs(d.atime, d.mtime);
-      check(S.utimensat(AT_FDCWD, cs0(d.abs), tsBytes, AT_SYMLINK_NOFOLLOW), "utimensat", d.abs);
+      check(S.utimensat(AT_FDCWD, p0(d.abs), tsBytes, AT_SYMLINK_NOFOLLOW), "utimensat", d.abs);
     }
     if (this.fmt === "delete") {
       // Go's vfs applies layers in a chrooted child that makes and removes a temp dir in
       // the root around the extraction, so the root's mtime ends up "now": do the same.
       const now = new BigInt64Array([0n, BigInt(UTIME_OMIT), 0n, BigInt(UTIME_NOW)]);
       const b = new Uint8Array(now.buffer);
-      check(S.utimensat(AT_FDCWD, cs0(this.root), b, AT_SYMLINK_NOFOLLOW), "utimensat", this.root);
+      check(S.utimensat(AT_FDCWD, p0(this.root), b, AT_SYMLINK_NOFOLLOW), "utimensat", this.root);
     }
   }
 
@@ -558,12 +562,12 @@ class Extractor implements TarObserver {
   private openFile(base: string, h: TarHeader): void {
     const flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     const perm = this.perm(h.mode) & 0o777;
-    let fd = S.openat(this.dirFd, cs0(base), flags, perm);
+    let fd = S.openat(this.dirFd, p0(base), flags, perm);
     if (fd < 0) {
       const e = errno();
       if (e !== EEXIST) throw sysError("open", this.here(base), e);
       this.replaceExisting(base, h);
-      fd = S.openat(this.dirFd, cs0(base), flags, perm);
+      fd = S.openat(this.dirFd, p0(base), flags, perm);
       if (fd < 0) throw sysError("open", this.here(base), errno());
     }
     this.fd = fd;
@@ -573,7 +577,7 @@ class Extractor implements TarObserver {
 
   private makeDir(base: string, h: TarHeader): void {
     let merged = false;
-    if (S.mkdirat(this.dirFd, cs0(base), this.perm(h.mode) & 0o777) !== 0) {
+    if (S.mkdirat(this.dirFd, p0(base), this.perm(h.mode) & 0o777) !== 0) {
       const e = errno();
       if (e !== EEXIST) throw sysError("mkdir", this.here(base), e);
       const m = this.lstatHere(base);
@@ -587,7 +591,7 @@ class Extractor implements TarObserver {
           );
         }
         this.removeHere(base, m);
-        if (S.mkdirat(this.dirFd, cs0(base), this.perm(h.mode) & 0o777) !== 0) {
+        if (S.mkdirat(this.dirFd, p0(base), this.perm(h.mode) & 0o777) !== 0) {
           throw sysError("mkdir", this.here(base), errno());
         }
       }
@@ -614,7 +618,7 @@ class Extractor implements TarObserver {
     this.enter(here);
     const tabs = this.abs(joinRel(tparent, baseOf(t)));
     const dfd = this.dirFd;
-    this.create(base, h, () => S.linkat(AT_FDCWD, cs1(tabs), dfd, cs0(base), 0), "link");
+    this.create(base, h, () => S.linkat(AT_FDCWD, p1(tabs), dfd, p0(base), 0), "link");
     const m = this.lstatHere(base);
     this.meta(base, h, m < 0 ? 0 : m & S_IFMT);
   }
@@ -624,7 +628,7 @@ class Extractor implements TarObserver {
     const dfd = this.dirFd;
     // "." (the root entry) cannot take AT_SYMLINK_NOFOLLOW-less semantics issues: it is a real directory.
     if (!this.noChown) {
-      this.chownResult(S.fchownat(dfd, cs0(base), this.uid, this.gid, AT_SYMLINK_NOFOLLOW), base);
+      this.chownResult(S.fchownat(dfd, p0(base), this.uid, this.gid, AT_SYMLINK_NOFOLLOW), base);
     }
     if (this.forceMask !== undefined && type === S_IFDIR) {
       this.override(this.here(base), -1, this.uid, this.gid, h.mode & 0o777);
@@ -632,17 +636,17 @@ class Extractor implements TarObserver {
     if (h.xattrs.size) this.xattrs(base, h, -1);
     if (type === S_IFLNK) {
       this.times(h, true);
-      if (S.utimensat(dfd, cs0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
+      if (S.utimensat(dfd, p0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
         throw sysError("lutimes", this.here(base), errno());
       }
       return;
     }
     const perm = this.perm(h.mode);
     if (merged || type !== S_IFDIR || (perm & 0o7000) !== 0 || (perm & this.umask) !== 0) {
-      if (S.fchmodat(dfd, cs0(base), perm, 0) !== 0) throw sysError("chmod", this.here(base), errno());
+      if (S.fchmodat(dfd, p0(base), perm, 0) !== 0) throw sysError("chmod", this.here(base), errno());
     }
     this.times(h);
-    if (S.utimensat(dfd, cs0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
+    if (S.utimensat(dfd, p0(base), tsBytes, AT_SYMLINK_NOFOLLOW) !== 0) {
       throw sysError("utimensat", this.here(base), errno());
     }
   }
@@ -668,7 +672,7 @@ class Extractor implements TarObserver {
       const val = (v.length ? v : EMPTY) as Uint8Array<ArrayBuffer>;
       const r = fd >= 0
         ? S.fsetxattr(fd, cs1(k), val, BigInt(v.length), 0)
-        : S.lsetxattr(cs0(abs), cs1(k), val, BigInt(v.length), 0);
+        : S.lsetxattr(p0(abs), cs1(k), val, BigInt(v.length), 0);
       if (r === 0) continue;
       const e = errno();
       if (e === ENOTSUP || (this.o.rootless && e === EPERM)) continue;
@@ -689,7 +693,7 @@ class Extractor implements TarObserver {
       if (this.fmt === "overlay") {
         const dirAbs = this.abs(parent);
         check(
-          S.lsetxattr(cs0(dirAbs), cs1(this.opaqueXattr), Y, 1n, 0),
+          S.lsetxattr(p0(dirAbs), cs1(this.opaqueXattr), Y, 1n, 0),
           "setxattr",
           `${dirAbs} ${this.opaqueXattr}`,
         );
@@ -700,13 +704,13 @@ class Extractor implements TarObserver {
     if (orig === "" || orig === "." || orig === "..") return;
     this.removeHere(orig);
     if (this.fmt === "overlay") {
-      if (S.mknodat(this.dirFd, cs0(orig), S_IFCHR, 0n) !== 0) {
+      if (S.mknodat(this.dirFd, p0(orig), S_IFCHR, 0n) !== 0) {
         throw sysError("mknod", this.here(orig), errno());
       }
       if (!this.noChown) {
         this.uid = uid;
         this.gid = gid;
-        this.chownResult(S.fchownat(this.dirFd, cs0(orig), uid, gid, AT_SYMLINK_NOFOLLOW), orig);
+        this.chownResult(S.fchownat(this.dirFd, p0(orig), uid, gid, AT_SYMLINK_NOFOLLOW), orig);
       }
     }
   }
@@ -715,12 +719,12 @@ class Extractor implements TarObserver {
   private opaque(dir: string): void {
     let removed = false;
     const walk = (rel: string) => {
-      for (const e of Deno.readDirSync(this.abs(rel))) {
+      for (const e of listDir(this.abs(rel))) {
         const child = joinRel(rel, e.name);
         if (!this.unpacked!.has(child)) {
-          Deno.removeSync(this.abs(child), { recursive: true });
+          rmTree(this.abs(child));
           removed = true;
-        } else if (e.isDirectory) walk(child);
+        } else if (e.dir) walk(child);
       }
     };
     walk(dir);
@@ -736,4 +740,34 @@ function mapRoot(maps: IDMap[] | undefined): number {
   if (!maps || maps.length === 0) return 0;
   if (maps.length === 1 && maps[0].size === 1) return maps[0].hostId;
   return mapId(maps, 0, "root");
+}
+
+/** Names (byte-exact, see rawpath.ts) of a directory's entries, and whether each is a directory. */
+function listDir(abs: string): Array<{ name: string; dir: boolean }> {
+  const fd = S.open(p0(abs), O_RDONLY_DIR, 0);
+  if (fd < 0) throw sysError("open", abs, errno());
+  try {
+    return readDirFd(fd, abs).map((e) => {
+      const name = decodeName(e.name.subarray(0, e.name.length - 1));
+      const dir = e.type === 4 /* DT_DIR */ ||
+        (e.type === 0 && (lstatMode(`${abs}/${name}`) & S_IFMT) === S_IFDIR);
+      return { name, dir };
+    });
+  } finally {
+    S.close(fd);
+  }
+}
+
+/** Removes a path recursively without following symlinks (byte-exact names). */
+function rmTree(abs: string): void {
+  const m = lstatMode(abs);
+  if (m === -ENOENT) return;
+  if (m < 0) throw sysError("lstat", abs, -m);
+  if ((m & S_IFMT) === S_IFDIR) {
+    for (const e of listDir(abs)) rmTree(`${abs}/${e.name}`);
+    if (S.unlinkat(AT_FDCWD, p0(abs), 0x200 /* AT_REMOVEDIR */) !== 0) throw sysError("rmdir", abs, errno());
+  } else if (S.unlinkat(AT_FDCWD, p0(abs), 0) !== 0) {
+    const e = errno();
+    if (e !== ENOENT) throw sysError("unlink", abs, e);
+  }
 }

@@ -17,6 +17,7 @@
  */
 import { ArchiveError } from "../store/errors.ts";
 import { type TarHeader, type TarObserver, TypeFlag } from "./types.ts";
+import { decodeName } from "./rawpath.ts";
 
 /** Size of a tar block. */
 export const BLOCK = 512;
@@ -52,6 +53,14 @@ function cString(b: Uint8Array, start: number, len: number): string {
   if (end === start) return "";
   if (ascii) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
   return utf8Lenient.decode(b.subarray(start, end));
+}
+
+/** A NUL-terminated name field, byte-exact (see rawpath.ts). */
+function cName(b: Uint8Array, start: number, len: number): string {
+  const e = fieldEnd(b, start, len);
+  if (e === start) return "";
+  if (e > 0) return String.fromCharCode.apply(null, b.subarray(start, e) as unknown as number[]);
+  return decodeName(b.subarray(start, -e));
 }
 
 /** Raw bytes of a NUL-terminated field. */
@@ -393,7 +402,7 @@ export class TarParser {
       if (isValidUtf8(full)) name = utf8Lenient.decode(full);
       else {
         nameRaw = full;
-        name = utf8Lenient.decode(full);
+        name = decodeName(full);
       }
     }
     if (type === 0) type = name.endsWith("/") ? TypeFlag.Dir : TypeFlag.Reg;
@@ -407,7 +416,7 @@ export class TarParser {
     if (atimeNs === undefined && gnu && b[o + 345] !== 0) {
       atimeNs = BigInt(parseNumeric(b, o + 345, 12)) * 1_000_000_000n;
     }
-    const linkname = p?.linkpath ?? cString(b, o + 157, 100);
+    const linkname = p?.linkpath ?? cName(b, o + 157, 100);
     const uname = p?.uname ?? ((ustar || gnu) ? cString(b, o + 265, 32) : "");
     const gname = p?.gname ?? ((ustar || gnu) ? cString(b, o + 297, 32) : "");
     const dev = (ustar || gnu) && (type === TypeFlag.Char || type === TypeFlag.Block);
@@ -449,12 +458,12 @@ export class TarParser {
     switch (this.metaType) {
       case TypeFlag.GnuLongName: {
         const raw = cBytes(data, 0, data.length);
-        p.path = utf8Lenient.decode(raw);
+        p.path = decodeName(raw);
         p.pathRaw = isValidUtf8(raw) ? undefined : raw;
         break;
       }
       case TypeFlag.GnuLongLink:
-        p.linkpath = utf8Lenient.decode(cBytes(data, 0, data.length));
+        p.linkpath = decodeName(cBytes(data, 0, data.length));
         break;
       case TypeFlag.PaxHeader:
         parsePax(data, p);
@@ -532,11 +541,11 @@ function applyPax(p: Pending, key: string, val: Uint8Array): void {
   const s = utf8Lenient.decode(val);
   switch (key) {
     case "path":
-      p.path = s;
+      p.path = decodeName(val);
       p.pathRaw = isValidUtf8(val) ? undefined : val.slice();
       break;
     case "linkpath":
-      p.linkpath = s;
+      p.linkpath = decodeName(val);
       break;
     case "size":
       p.size = paxInt(key, s);

@@ -16,7 +16,8 @@ import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
 import { Crc64 } from "./crc64.ts";
 import { decompress } from "./compression.ts";
-import { cs0, errno, S } from "../sys/libc.ts";
+import { errno, S } from "../sys/libc.ts";
+import { decodeName, hasRawBytes, p0 } from "./rawpath.ts";
 import { sysError } from "../sys/errno.ts";
 import type { TarHeader, TarObserver } from "./types.ts";
 
@@ -220,7 +221,7 @@ export class TarSplitRecorder implements TarObserver {
 export interface TarSplitEntry {
   /** 1 = file, 2 = segment. */
   type: number;
-  /** The entry name (from `name`, or `name_raw` decoded leniently). */
+  /** The entry name (from `name`, or `name_raw` decoded byte-exactly, see rawpath.ts). */
   name: string;
   /** Declared payload size. */
   size: number;
@@ -234,7 +235,6 @@ export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry>
   const { stream } = await decompress(f.readable);
   const dec = new TextDecoder();
   let carry = "";
-  const lenient = new TextDecoder("utf-8");
   const parse = (line: string): TarSplitEntry => {
     let j: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null };
     try {
@@ -242,7 +242,7 @@ export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry>
     } catch (e) {
       throw new ArchiveError(`invalid tar-split line: ${(e as Error).message}`, file, { cause: e });
     }
-    const name = j.name ?? (j.name_raw ? lenient.decode(unbase64(j.name_raw)) : "");
+    const name = j.name ?? (j.name_raw ? decodeName(unbase64(j.name_raw)) : "");
     return {
       type: j.type ?? 0,
       name,
@@ -373,7 +373,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export function dirFileGetter(dirs: string[]): FileGetter {
   const realDirs = dirs.map(() => new Set<string>([""]));
   const kind = (abs: string): number => {
-    if (S.lstat(cs0(abs), statBuf) !== 0) {
+    if (S.lstat(p0(abs), statBuf) !== 0) {
       const e = errno();
       if (e === 2 || e === 20) return -1; // ENOENT, ENOTDIR
       throw sysError("lstat", abs, e);
@@ -401,7 +401,7 @@ export function dirFileGetter(dirs: string[]): FileGetter {
         const t = kind(abs);
         if (t === -1) continue;
         if (t !== 0o100000) continue;
-        return Promise.resolve(Deno.openSync(abs, { read: true }));
+        return Promise.resolve(openRaw(abs));
       }
       return Promise.resolve(null);
     },
@@ -413,3 +413,15 @@ export function dirFileGetter(dirs: string[]): FileGetter {
 
 const statBuf = new Uint8Array(144);
 const statView = new DataView(statBuf.buffer);
+
+/** Opens a file for reading; names with raw bytes go through an fd and /proc/self/fd. */
+function openRaw(abs: string): Deno.FsFile {
+  if (!hasRawBytes(abs)) return Deno.openSync(abs, { read: true });
+  const fd = S.open(p0(abs), 0o2000000 /* O_CLOEXEC */ | 0o400000, /* O_NOFOLLOW */ 0);
+  if (fd < 0) throw sysError("open", abs, errno());
+  try {
+    return Deno.openSync(`/proc/self/fd/${fd}`, { read: true });
+  } finally {
+    S.close(fd);
+  }
+}
