@@ -314,9 +314,9 @@ export abstract class RecordFile<T extends Named> {
       const text = encodeArray(list);
       const known = this.onDisk.get(location);
       // Files whose content did not change are left alone (HEAD saves only the files of
-      // the records it changed); companions are only created once they hold a record.
+      // the records it changed), and files are only created once they hold a record.
       if (known !== undefined && known === text && fileExists(path)) continue;
-      if (location !== "stable" && list.length === 0 && !fileExists(path)) continue;
+      if (list.length === 0 && !fileExists(path)) continue;
       if (location !== "stable") Deno.mkdirSync(dirOf(path), { recursive: true, mode: 0o700 });
       writeFileAtomicSync(path, text, { mode: 0o600, sync: location !== "volatile" });
       this.onDisk.set(location, text);
