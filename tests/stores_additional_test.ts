@@ -98,6 +98,11 @@ Deno.test("stores (vfs): a writable additional store is not written and its lock
   const s = await tempStore("vfs", "cs-stores-add-");
   try {
     await buildSource(src.flags, src.root, "vfs");
+    // A half-made layer there is not ours to clean up (a writer of that store will).
+    const layersJson = `${src.graph}/vfs-layers/layers.json`;
+    const recs = JSON.parse(await Deno.readTextFile(layersJson));
+    recs.push({ id: "half", created: "2026-01-02T03:04:05Z", flags: { incomplete: true } });
+    await Deno.writeTextFile(layersJson, JSON.stringify(recs));
     const before = snapshot(src.graph);
     const f = [...s.flags, "--storage-opt", `vfs.imagestore=${src.graph}`];
     // One run under strace: every open of a file of the additional store is read-only.
@@ -131,6 +136,7 @@ Deno.test("stores (vfs): a writable additional store is not written and its lock
     assert.ok(locks.some((l) => l.includes("vfs-images/images.lock")), opens.join("\n"));
     for (const l of opens) assert.doesNotMatch(l, /O_WRONLY|O_RDWR/, l);
 
+    assert.ok(field(await ours([...f, "layers", "-j"]), "id").includes("half"));
     await ours([...f, "mount", "traced"]);
     await ours([...f, "unmount", "traced"]);
     await ours([...f, "delete-container", "traced"]);
