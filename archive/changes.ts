@@ -6,7 +6,7 @@
  * @module
  */
 import type { StatNs } from "../sys/fs.ts";
-import { lgetxattr, llistxattr } from "../sys/xattr.ts";
+import { getXattr, listXattrs, readDirNames, readLinkName } from "./rawpath.ts";
 import { type Change, ChangeKind, type IDMap } from "../store/types.ts";
 import { addPath, type HardLinkMap, lstatLite } from "./tar_dir.ts";
 import { TarWriter } from "./tar_writer.ts";
@@ -54,18 +54,14 @@ function describe(abs: string): Node {
   const st = lstatLite(abs);
   let capability: Uint8Array | null = null;
   let userXattrs: Map<string, string> | null = null;
-  let names: string[] = [];
-  try {
-    names = llistxattr(abs);
-  } catch { /* no xattr support */ }
-  for (const n of names) {
-    if (n === "security.capability") capability = lgetxattr(abs, n);
+  for (const n of listXattrs(abs)) {
+    if (n === "security.capability") capability = getXattr(abs, n);
     else if (n.startsWith("user.")) {
-      const v = lgetxattr(abs, n);
+      const v = getXattr(abs, n);
       if (v) (userXattrs ??= new Map()).set(n, latin1.decode(v));
     }
   }
-  const target = (st.mode & 0o170000) === 0o120000 ? Deno.readLinkSync(abs) : "";
+  const target = (st.mode & 0o170000) === 0o120000 ? readLinkName(abs) : "";
   return { st, capability, userXattrs, target };
 }
 
@@ -109,9 +105,7 @@ function isDir(st: StatNs): boolean {
 }
 
 function listNames(abs: string): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(abs)) out.push(e.name);
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return readDirNames(abs).map((e) => e.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**

@@ -18,8 +18,7 @@ import { ArchiveError, SystemError, UnsafeArchiveError } from "../store/errors.t
 import type { IDMap } from "../store/types.ts";
 import { check, sysError } from "../sys/errno.ts";
 import { cs1, errno, S } from "../sys/libc.ts";
-import { readDirFd, readlinkAtRaw } from "../sys/dirent_vfs.ts";
-import { decodeName, p0, p1 } from "./rawpath.ts";
+import { p0, p1, readDirNames, readLinkName, rmTree } from "./rawpath.ts";
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
@@ -185,7 +184,6 @@ interface DirTime {
   mtime: bigint;
 }
 
-const O_RDONLY_DIR = 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
 const O_DIR_FLAGS = 0o10000000 /* O_PATH */ | 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | O_CLOEXEC;
 const EMPTY = new Uint8Array(0);
 const Y = new Uint8Array([0x79]);
@@ -342,8 +340,7 @@ class Extractor implements TarObserver {
       }
       if (t === S_IFLNK) {
         if (++links > MAX_SYMLINKS) throw sysError("open", abs, 40 /* ELOOP */);
-        const raw = readlinkAtRaw(AT_FDCWD, p0(abs).slice(), abs);
-        const target = decodeName(raw.subarray(0, raw.length - 1));
+        const target = readLinkName(abs);
         const rest = comps.slice(i);
         if (target.startsWith("/")) cur = "";
         comps = [...target.split("/"), ...rest];
@@ -719,7 +716,7 @@ class Extractor implements TarObserver {
   private opaque(dir: string): void {
     let removed = false;
     const walk = (rel: string) => {
-      for (const e of listDir(this.abs(rel))) {
+      for (const e of readDirNames(this.abs(rel))) {
         const child = joinRel(rel, e.name);
         if (!this.unpacked!.has(child)) {
           rmTree(this.abs(child));
@@ -740,34 +737,4 @@ function mapRoot(maps: IDMap[] | undefined): number {
   if (!maps || maps.length === 0) return 0;
   if (maps.length === 1 && maps[0].size === 1) return maps[0].hostId;
   return mapId(maps, 0, "root");
-}
-
-/** Names (byte-exact, see rawpath.ts) of a directory's entries, and whether each is a directory. */
-function listDir(abs: string): Array<{ name: string; dir: boolean }> {
-  const fd = S.open(p0(abs), O_RDONLY_DIR, 0);
-  if (fd < 0) throw sysError("open", abs, errno());
-  try {
-    return readDirFd(fd, abs).map((e) => {
-      const name = decodeName(e.name.subarray(0, e.name.length - 1));
-      const dir = e.type === 4 /* DT_DIR */ ||
-        (e.type === 0 && (lstatMode(`${abs}/${name}`) & S_IFMT) === S_IFDIR);
-      return { name, dir };
-    });
-  } finally {
-    S.close(fd);
-  }
-}
-
-/** Removes a path recursively without following symlinks (byte-exact names). */
-function rmTree(abs: string): void {
-  const m = lstatMode(abs);
-  if (m === -ENOENT) return;
-  if (m < 0) throw sysError("lstat", abs, -m);
-  if ((m & S_IFMT) === S_IFDIR) {
-    for (const e of listDir(abs)) rmTree(`${abs}/${e.name}`);
-    if (S.unlinkat(AT_FDCWD, p0(abs), 0x200 /* AT_REMOVEDIR */) !== 0) throw sysError("rmdir", abs, errno());
-  } else if (S.unlinkat(AT_FDCWD, p0(abs), 0) !== 0) {
-    const e = errno();
-    if (e !== ENOENT) throw sysError("unlink", abs, e);
-  }
 }

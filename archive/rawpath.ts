@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { cs0, cs1 } from "../sys/libc.ts";
+import { cs0, cs1, errno, S } from "../sys/libc.ts";
+import { readDirFd, readlinkAtRaw } from "../sys/dirent_vfs.ts";
+import { sysError } from "../sys/errno.ts";
 
 const strict = new TextDecoder("utf-8", { fatal: true });
 const utf8 = new TextEncoder();
@@ -116,4 +118,87 @@ function withNul(s: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(b.length + 1);
   out.set(b);
   return out;
+}
+
+const AT_FDCWD = -100;
+const O_RDONLY_DIR = 0o200000 /* O_DIRECTORY */ | 0o400000 /* O_NOFOLLOW */ | 0o2000000 /* O_CLOEXEC */;
+const statBuf = new Uint8Array(144);
+const statView = new DataView(statBuf.buffer);
+
+/** st_mode of `abs` (not following a final symlink), or -errno. */
+export function lstatMode(abs: string): number {
+  if (S.lstat(p0(abs), statBuf) === 0) return statView.getUint32(24, true);
+  return -errno();
+}
+
+/** Entries of a directory with byte-exact names, and whether each is a directory (unsorted). */
+export function readDirNames(abs: string): Array<{ name: string; dir: boolean }> {
+  const fd = S.open(p0(abs), O_RDONLY_DIR, 0);
+  if (fd < 0) throw sysError("open", abs, errno());
+  try {
+    return readDirFd(fd, abs).map((e) => {
+      const name = decodeName(e.name.subarray(0, e.name.length - 1));
+      const dir = e.type === 4 /* DT_DIR */ ||
+        (e.type === 0 && (lstatMode(`${abs}/${name}`) & 0o170000) === 0o040000);
+      return { name, dir };
+    });
+  } finally {
+    S.close(fd);
+  }
+}
+
+/** Target of a symlink, byte-exact. */
+export function readLinkName(abs: string): string {
+  const raw = readlinkAtRaw(AT_FDCWD, withNul(abs), abs);
+  return decodeName(raw.subarray(0, raw.length - 1));
+}
+
+/** Removes a path recursively without following symlinks (byte-exact names). */
+export function rmTree(abs: string): void {
+  const m = lstatMode(abs);
+  if (m === -2) return;
+  if (m < 0) throw sysError("lstat", abs, -m);
+  if ((m & 0o170000) === 0o040000) {
+    for (const e of readDirNames(abs)) rmTree(`${abs}/${e.name}`);
+    if (S.unlinkat(AT_FDCWD, p0(abs), 0x200 /* AT_REMOVEDIR */) !== 0) throw sysError("rmdir", abs, errno());
+  } else if (S.unlinkat(AT_FDCWD, p0(abs), 0) !== 0) {
+    const e = errno();
+    if (e !== 2) throw sysError("unlink", abs, e);
+  }
+}
+
+let xbuf = new Uint8Array(1024);
+const latin1 = new TextDecoder("latin1");
+
+/** Extended attribute names of a path (not following symlinks); [] when unsupported. */
+export function listXattrs(abs: string): string[] {
+  for (;;) {
+    const r = S.llistxattr(p0(abs), xbuf, BigInt(xbuf.length));
+    if (r >= 0) {
+      if (r === 0) return [];
+      return latin1.decode(xbuf.subarray(0, r - 1)).split("\0");
+    }
+    const e = errno();
+    if (e === 34 /* ERANGE */) {
+      xbuf = new Uint8Array(xbuf.length * 4);
+      continue;
+    }
+    if (e === 95 /* ENOTSUP */ || e === 61 /* ENODATA */) return [];
+    throw sysError("llistxattr", abs, e);
+  }
+}
+
+/** Value of an extended attribute (not following symlinks), or null when absent. */
+export function getXattr(abs: string, name: string): Uint8Array | null {
+  for (;;) {
+    const r = S.lgetxattr(p0(abs), cs1(name), xbuf, BigInt(xbuf.length));
+    if (r >= 0) return xbuf.slice(0, r);
+    const e = errno();
+    if (e === 34 /* ERANGE */) {
+      xbuf = new Uint8Array(xbuf.length * 4);
+      continue;
+    }
+    if (e === 61 /* ENODATA */ || e === 95 /* ENOTSUP */) return null;
+    throw sysError("lgetxattr", `${abs} ${name}`, e);
+  }
 }

@@ -76,3 +76,51 @@ PY`,
     rm(d);
   }
 });
+
+Deno.test("tarDirectory, changes and exportChanges keep non-UTF-8 names", async () => {
+  const d = tmp();
+  try {
+    sh(
+      `python3 -c "
+import os
+os.makedirs(b'old/d\\xe9', exist_ok=True); os.makedirs(b'new/d\\xe9', exist_ok=True)
+open(b'old/d\\xe9/gone\\xff', 'w').write('x'); open(b'new/d\\xe9/n\\xfe', 'w').write('y')
+os.symlink(b'd\\xe9/n\\xfe', b'new/l\\xfd')
+os.setxattr(b'new/d\\xe9/n\\xfe', 'user.k', b'v')
+"`,
+      d,
+    );
+    const { changes, exportChanges } = await import("./changes.ts");
+    const { tarDirectory } = await import("./tar_dir.ts");
+    const { TarReader } = await import("./tar_reader.ts");
+    const cs = await changes(`${d}/new`, `${d}/old`);
+    const enc = (s: string) => [...encodeName(s)].map((b) => b.toString(16)).join(" ");
+    assert.deepEqual(cs.map((c) => `${c.kind} ${enc(c.path)}`).sort(), [
+      `0 ${enc(decodeName(new Uint8Array([0x2f, 0x64, 0xe9])))}`,
+      `1 ${enc(decodeName(new Uint8Array([0x2f, 0x64, 0xe9, 0x2f, 0x6e, 0xfe])))}`,
+      `1 ${enc(decodeName(new Uint8Array([0x2f, 0x6c, 0xfd])))}`,
+      `2 ${enc(decodeName(new Uint8Array([0x2f, 0x64, 0xe9, 0x2f, 0x67, 0x6f, 0x6e, 0x65, 0xff])))}`,
+    ]);
+    Deno.mkdirSync(`${d}/copy`);
+    await extractTar(tarDirectory(`${d}/new`), `${d}/copy`);
+    assert.equal(
+      sh(`cd copy && find . | LC_ALL=C sort | od -c | md5sum`, d),
+      sh(`cd new && find . | LC_ALL=C sort | od -c | md5sum`, d),
+    );
+    assert.equal(sh(`getfattr --only-values -n user.k copy/d$'\\xe9'/n$'\\xfe'`, d), "v");
+    const names: string[] = [];
+    const r = new TarReader(exportChanges(`${d}/new`, cs));
+    for (let h = await r.next(); h; h = await r.next()) names.push(enc(h.name));
+    assert.ok(
+      names.includes(
+        enc(
+          decodeName(
+            new Uint8Array([0x64, 0xe9, 0x2f, 0x2e, 0x77, 0x68, 0x2e, 0x67, 0x6f, 0x6e, 0x65, 0xff]),
+          ),
+        ),
+      ),
+    );
+  } finally {
+    rm(d);
+  }
+});

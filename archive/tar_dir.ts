@@ -7,9 +7,9 @@
  * @module
  */
 import { major, minor, type StatNs } from "../sys/fs.ts";
-import { cs0, errno, S } from "../sys/libc.ts";
+import { errno, S } from "../sys/libc.ts";
+import { getXattr, listXattrs, p0, readDirNames, readLinkName } from "./rawpath.ts";
 import { sysError } from "../sys/errno.ts";
-import { lgetxattr, llistxattr } from "../sys/xattr.ts";
 import { ArchiveError } from "../store/errors.ts";
 import type { IDMap } from "../store/types.ts";
 import { type TarWriteHeader, TarWriter } from "./tar_writer.ts";
@@ -78,15 +78,9 @@ const EXPORTED_XATTRS = ["security.capability", "security.ima"];
 /** The xattrs Go exports for a path: security.capability, security.ima and user.*. */
 export function exportedXattrs(abs: string): Map<string, Uint8Array> | undefined {
   let out: Map<string, Uint8Array> | undefined;
-  let names: string[];
-  try {
-    names = llistxattr(abs);
-  } catch {
-    return undefined;
-  }
-  for (const n of names) {
+  for (const n of listXattrs(abs)) {
     if (!EXPORTED_XATTRS.includes(n) && !n.startsWith("user.")) continue;
-    const v = lgetxattr(abs, n);
+    const v = getXattr(abs, n);
     if (v !== null) (out ??= new Map()).set(n, v);
   }
   return out;
@@ -101,7 +95,7 @@ const NS = 1_000_000_000n;
  * only for the inode and mtime; no atime/ctime). Only what headers and change lists need.
  */
 export function lstatLite(path: string): StatNs {
-  if (S.lstat(cs0(path), statBuf) !== 0) throw sysError("lstat", path, errno());
+  if (S.lstat(p0(path), statBuf) !== 0) throw sysError("lstat", path, errno());
   const v = statView;
   const u64 = (o: number) => v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x100000000;
   const mtimeSec = Number(v.getBigInt64(88, true));
@@ -173,7 +167,7 @@ export function headerFromStat(
       break;
     case 0o120000:
       h.type = TypeFlag.Symlink;
-      h.linkname = Deno.readLinkSync(abs);
+      h.linkname = readLinkName(abs);
       break;
     case 0o020000:
     case 0o060000:
@@ -247,7 +241,7 @@ export function tarDirectory(root: string, options: TarDirOptions = {}): Readabl
       }
     }
     if ((st.mode & 0o170000) !== 0o040000) return;
-    const names = [...Deno.readDirSync(abs)].map((e) => e.name).sort(byteCompare);
+    const names = readDirNames(abs).map((e) => e.name).sort(byteCompare);
     for (const n of names) await walk(rel ? `${rel}/${n}` : n);
   };
   (async () => {

@@ -54,7 +54,7 @@ Deno.test("reads GNU tar's pax and gnu formats: names, types, links, xattrs as r
   }
 });
 
-Deno.test("observers see each byte exactly once; 1-byte chunks parse like whole buffers", async () => {
+Deno.test("observers see each byte exactly once; 1-byte chunks parse like whole buffers", () => {
   const tar = makeTar([
     { name: "a".repeat(150), data: "x".repeat(513) },
     { name: "b", xattrs: { "user.k": new Uint8Array([0, 1, 2]) }, data: "" },

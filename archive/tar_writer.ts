@@ -11,7 +11,10 @@
  * @module
  */
 import { ArchiveError } from "../store/errors.ts";
-import { closeFd, O_CLOEXEC, O_NOFOLLOW, O_RDONLY, openFd, readInto } from "../sys/fs.ts";
+import { closeFd, O_CLOEXEC, O_NOFOLLOW, O_RDONLY, readInto } from "../sys/fs.ts";
+import { errno, S } from "../sys/libc.ts";
+import { sysError } from "../sys/errno.ts";
+import { encodeName, p0 } from "./rawpath.ts";
 import { BLOCK } from "./tar_reader.ts";
 import { TypeFlag } from "./types.ts";
 
@@ -214,12 +217,12 @@ export function encodeHeader(h: TarWriteHeader): Uint8Array {
   const split = isAscii(h.name) ? splitUstar(h.name) : null;
   if (split) [prefix, name] = split;
   else {
-    pax.push(paxRecord("path", enc.encode(h.name)));
+    pax.push(paxRecord("path", encodeName(h.name)));
     name = asciiTruncate(h.name, 100);
   }
   let linkField = linkname;
   if (linkname.length > 100 || !isAscii(linkname)) {
-    pax.push(paxRecord("linkpath", enc.encode(linkname)));
+    pax.push(paxRecord("linkpath", encodeName(linkname)));
     linkField = asciiTruncate(linkname, 100);
   }
   const fits = (v: number, len: number) => v >= 0 && v < 8 ** (len - 1);
@@ -399,7 +402,8 @@ export class TarWriter {
     // Synchronous reads: a page-cache read is far cheaper than a thread-pool round trip
     // per file, and many layers are mostly small files.
     const size = header.size ?? 0;
-    const fd = openFd(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    const fd = S.open(p0(path), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0) throw sysError("open", path, errno());
     try {
       this.putSync(encodeHeader(header));
       let left = size;
