@@ -89,7 +89,7 @@ await new Deno.Command(Deno.execPath(), {
   stdout: "null",
   stderr: "null",
 }).output().catch(() => {});
-await Deno.remove(base, { recursive: true }).catch(() => {});
+for (const dir of [graph, run]) await Deno.remove(dir, { recursive: true }).catch(() => {});
 
 const baseTar = await makeTar({
   "etc/os-release": 'NAME="demo"\n',
@@ -124,5 +124,5 @@ await cs(["image", "demo-image"]);
 await cs(["container", "-j", "demo-container"]);
 await cs(["status"]);
 
-console.log(`\nThe store stays in ${base} for inspection. To remove it:`);
-console.log(`  deno run -A cli.ts ${global.join(" ")} shutdown -f && rm -rf ${base}`);
+console.log(`\nThe store stays in ${graph} and ${run} for inspection. To remove it:`);
+console.log(`  deno run -A cli.ts ${global.join(" ")} shutdown -f && rm -rf ${graph} ${run}`);
