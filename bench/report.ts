@@ -56,7 +56,8 @@ export function derive(rows: Row[]): ReportRow[] {
       r.key !== "startup" && o !== undefined && g !== undefined && su.ours !== undefined &&
       su.go !== undefined
     ) {
-      out.ratioGoNoStartup = ratio(o - su.ours, g - su.go);
+      // Below the startup median the difference is noise: no ratio rather than a silly one.
+      if (o > su.ours && g > su.go) out.ratioGoNoStartup = ratio(o - su.ours, g - su.go);
     }
     if (!r.ours?.error && !r.go?.error) out.ratioCpuGo = ratio(r.ours?.cpuMs, r.go?.cpuMs);
     out.oursMiBps = mibPerSec(r.bytes, o);

@@ -66,3 +66,12 @@ Deno.test("formatTable: aligned columns, ERR cells, errors and notes listed once
   assert.equal(text.match(/note A/g)?.length, 1);
   assert.match(text, /import-layer x\.tar: ours failed: exited 1: layer not known/);
 });
+
+Deno.test("derive: no startup-free ratio when a side is not slower than its startup", () => {
+  const [, r] = derive([
+    { key: "startup", workload: "version", ours: s(100), go: s(10) },
+    { key: "u", workload: "unmount", ours: s(93), go: s(11) },
+  ]);
+  assert.equal(r.ratioGo, 93 / 11);
+  assert.equal(r.ratioGoNoStartup, undefined);
+});
