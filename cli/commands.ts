@@ -57,28 +57,14 @@ const ID_MAP_FLAGS: FlagSpec[] = [
   bool("hostgidmap", ["-hostgidmap"], "Force host GID map"),
 ];
 
-/**
- * `import()` of a module that Deno must not load at startup. Deno's module graph follows
- * every `import("literal")` before running anything (reading, hashing and caching each
- * module: ~0.1 ms apiece, ~12 ms for the whole CLI), so the command modules, the library
- * and the drivers are imported through a computed URL and only the ones a call uses are
- * loaded. `T` (`typeof import("./x.ts")`, a type-only reference) keeps them type-checked.
- * `deno compile` needs `--include` for modules loaded this way (see the compile task).
- */
-export function lazyImport<T>(url: URL): Promise<T> {
-  return import(url.href);
-}
-
-const layersMod = () => lazyImport<typeof import("./layers.ts")>(new URL("./layers.ts", import.meta.url));
-const imagesMod = () => lazyImport<typeof import("./images.ts")>(new URL("./images.ts", import.meta.url));
-const containersMod = () =>
-  lazyImport<typeof import("./containers.ts")>(new URL("./containers.ts", import.meta.url));
-const namesMod = () => lazyImport<typeof import("./names.ts")>(new URL("./names.ts", import.meta.url));
-const dataMod = () => lazyImport<typeof import("./data.ts")>(new URL("./data.ts", import.meta.url));
-const mountMod = () => lazyImport<typeof import("./mount.ts")>(new URL("./mount.ts", import.meta.url));
-const diffMod = () => lazyImport<typeof import("./diff.ts")>(new URL("./diff.ts", import.meta.url));
-const maintMod = () =>
-  lazyImport<typeof import("./maintenance.ts")>(new URL("./maintenance.ts", import.meta.url));
+const layersMod = () => import("./layers.ts");
+const imagesMod = () => import("./images.ts");
+const containersMod = () => import("./containers.ts");
+const namesMod = () => import("./names.ts");
+const dataMod = () => import("./data.ts");
+const mountMod = () => import("./mount.ts");
+const diffMod = () => import("./diff.ts");
+const maintMod = () => import("./maintenance.ts");
 
 function dataCommands(kind: "container" | "image" | "layer"): Command[] {
   const an = kind === "layer" ? "a layer" : `an ${kind}`;
@@ -464,7 +450,7 @@ export const COMMANDS: readonly Command[] = [
       str("platform", ["-platform"], "Platform (OS/ARCH[/VARIANT]) to pick from a multi-platform index"),
       JSON_FLAG,
     ],
-    load: () => lazyImport<typeof import("./import_image.ts")>(new URL("./import_image.ts", import.meta.url)),
+    load: () => import("./import_image.ts"),
   },
   {
     names: ["export-image", "exportimage"],
@@ -473,7 +459,7 @@ export const COMMANDS: readonly Command[] = [
     minArgs: 2,
     maxArgs: 2,
     flags: [str("compression", ["-compression"], "Layer compression: auto, none, gzip or zstd")],
-    load: () => lazyImport<typeof import("./export_image.ts")>(new URL("./export_image.ts", import.meta.url)),
+    load: () => import("./export_image.ts"),
   },
   {
     names: ["layer"],

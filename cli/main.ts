@@ -7,7 +7,7 @@
  */
 
 import type { LoadedConfig, Store, StoreOptions } from "../mod.ts";
-import { COMMANDS, findCommand, lazyImport } from "./commands.ts";
+import { COMMANDS, findCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
 import type { Context } from "./context.ts";
 import { errorText, EXIT_FAILURE, EXIT_USAGE } from "./errors.ts";
@@ -40,7 +40,7 @@ interface Library {
 }
 
 async function loadLibrary(): Promise<Library> {
-  return await lazyImport<Library>(new URL("../mod.ts", import.meta.url));
+  return await import("../mod.ts") as unknown as Library;
 }
 
 /** The global flags (every command accepts them too). */
