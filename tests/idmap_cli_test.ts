@@ -63,6 +63,7 @@ interface Outcome {
   c1Files: string[];
   c1Dirs: string[];
   parentOwners: string;
+  layerOwners: string[];
   childMaps: unknown;
   copied: string[];
   mappedDir?: string[];
@@ -114,6 +115,12 @@ async function runSequence(who: "ours" | "go", s: TempStore, v: Variant): Promis
   const c1 = await owners(mnt);
   const parentOwners = ok(await cs(["container-parent-owners", "c1"]), "parent owners").stdout
     .replace(/[0-9a-f]{64}/g, "ID");
+  const norm = (r: RunResult) =>
+    [r.code, r.stdout, r.stderr].map((x) => String(x).replace(/[0-9a-f]{64}/g, "ID"));
+  const layerOwners = [
+    ...norm(await cs(["layer-parent-owners", await ctrLayer("c1")])),
+    ...norm(await cs(["layer-parent-owners", maplID])),
+  ];
   ok(await cs(["unmount", "c1"]), "unmount");
 
   let mappedDir: string[] | undefined;
@@ -137,6 +144,7 @@ async function runSequence(who: "ours" | "go", s: TempStore, v: Variant): Promis
     c1Files: c1.files,
     c1Dirs: c1.dirs,
     parentOwners,
+    layerOwners,
     childMaps,
     copied,
     mappedDir,
@@ -179,6 +187,8 @@ for (const v of VARIANTS) {
         // Go 1.43 leaves some directories of a mapped copy unchanged (cli/DEVIATIONS.md): ours maps them all.
         assert.deepEqual(ours.c1Dirs, ["/d 300000:300000"]);
         assert.equal(ours.parentOwners, go.parentOwners);
+        assert.deepEqual(ours.layerOwners, go.layerOwners);
+        if (!shifts) assert.equal(ours.layerOwners[5], "LayerParentOwner: layer is not mounted\n");
         assert.deepEqual(ours.copied, go.copied);
         assert.deepEqual(
           ours.copied,
