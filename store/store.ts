@@ -391,9 +391,9 @@ export class StoreImpl implements Store {
       const child = this.layerStore.index.list.find((l) => l.parent === id);
       if (child) throw new LayerHasChildrenError(`used by layer ${child.id}`);
       const images = this.imageStore.index.list;
-      // The graph root's images of a split store may use our layers too.
-      const img = [this.imageStore, ...this.roImageStores].flatMap((s) => s.index.list)
-        .find((i) => i.topLayer === id);
+      // The graph root's images of a split store (not read-only) may use our layers too.
+      const img = [this.imageStore, ...this.roImageStores.filter((s) => !s.readOnly)]
+        .flatMap((s) => s.index.list).find((i) => i.topLayer === id);
       if (img) throw new LayerUsedByImageError(`layer ${id} used by image ${img.id}`);
       const ctr = this.containerStore.byLayerId(id);
       if (ctr) throw new LayerUsedByContainerError(`layer ${id} used by container ${ctr.id}`);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_GO, runOurs, tempStore } from "./cli_helpers.ts";
-import { DRIVERS, field, goOk, makeTar, ours } from "./stores_helpers.ts";
+import { DRIVERS, field, goOk, makeTar, ours, oursFails } from "./stores_helpers.ts";
 
 async function records(path: string): Promise<Array<Record<string, unknown>>> {
   try {
@@ -98,6 +98,9 @@ for (const driver of DRIVERS) {
       assert.deepEqual(field(await ours([...f, "layers", "-j"]), "names"), [["scratch"]]);
       assert.deepEqual(await records(`${img}/${driver}-layers/layers.json`), []);
       assert.ok(!await exists(layerFiles(driver, `${img}/${driver}`, app)));
+      // An image of the graph root (made without the image store) still protects its layer.
+      await ours([...s.flags, "create-image", "-n", "graph-img", "scratch"]);
+      assert.match(await oursFails([...f, "delete-layer", "scratch"]), /layer is in use by an image/);
 
       const same = await runOurs([...s.flags, "--image-store", s.graph, "layers"]);
       assert.equal(same.code, 1);
