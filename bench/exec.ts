@@ -57,7 +57,7 @@ export interface RunOptions {
   cwd?: string;
   /** Throw {@link BenchCommandError} on a non-zero exit (default true). */
   check?: boolean;
-  /** Kill the process after this many milliseconds. */
+  /** Kill the process after this many milliseconds (default 10 minutes: a hang must not stall the run). */
   timeoutMs?: number;
 }
 
@@ -77,7 +77,7 @@ export async function runTimed(argv: string[], opts: RunOptions = {}): Promise<T
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    signal: opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined,
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 600_000),
   });
   const t0 = performance.now();
   const out = await cmd.output();
