@@ -86,8 +86,10 @@ async function warmUp(ctx: BenchContext, drivers: string[]): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  // `deno task bench -- --quick` passes the "--" on.
+  const args = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       quick: { type: "boolean", default: false },
       only: { type: "string", multiple: true, default: [] },
@@ -238,4 +240,11 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : e}\n\n${usage()}`);
+    Deno.exit(2);
+  }
+}
