@@ -1,0 +1,111 @@
+/**
+ * Issue 3's crash test through the CLIs: an `import-layer` fed a large stream through a
+ * pipe is killed with SIGKILL in the middle of the extraction; the next write command
+ * (our `create-layer`) leaves no trace of the layer (record, driver directory, short
+ * link, tar-split) and both CLIs list the store normally. Our import on vfs and overlay,
+ * and Go's import on both, cleaned up by us.
+ */
+import assert from "node:assert/strict";
+import { encodeHeader } from "../archive/tar_writer.ts";
+import { runGo, runOurs } from "./cli_helpers.ts";
+import { firstLine, go, layersJSON, ours, type Store, T, withStore } from "./interop_helpers.ts";
+
+const ID = "c".repeat(64);
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const MiB = 1 << 20;
+
+/** Where the file being extracted grows. */
+function bigFile(s: Store): string {
+  return s.driver === "vfs" ? `${s.graph}/vfs/dir/${ID}/big` : `${s.graph}/overlay/${ID}/diff/big`;
+}
+
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Starts `import-layer` of a 1 GiB file by `who`, feeds it until the record is marked
+ * incomplete in layers.json and the file has grown past 4 MiB, then kills it (SIGKILL).
+ */
+async function killMidImport(s: Store, who: "ours" | "go", parent: string): Promise<void> {
+  const args = [...s.all, "import-layer", "-i", ID, "-n", "crashy", parent];
+  const child = new Deno.Command(who === "go" ? "containers-storage" : Deno.execPath(), {
+    args: who === "go" ? args : ["run", "-A", "--no-lock", CLI, ...args],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  let stop = false;
+  const feeding = (async () => {
+    await w.write(encodeHeader({ name: "big", size: 1 << 30, mode: 0o644, mtimeNs: 0n }));
+    const chunk = new Uint8Array(MiB).fill(0x61);
+    while (!stop) await w.write(chunk);
+  })().catch(() => {/* the pipe breaks when the child dies */});
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const rec = layersJSON(s).find((l) => l.id === ID);
+      if (rec && (rec.flags as Record<string, unknown> | undefined)?.incomplete === true) {
+        if (sizeOf(bigFile(s)) > 4 * MiB) break;
+      }
+      assert.ok(Date.now() < deadline, "the import never got going");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    child.kill("SIGKILL");
+    const st = await child.status;
+    stop = true;
+    await feeding;
+    assert.equal(st.signal, "SIGKILL", `${who} import-layer ended before it was killed`);
+  }
+}
+
+for (
+  const [driver, who] of [["vfs", "ours"], ["overlay", "ours"], ["vfs", "go"], ["overlay", "go"]] as const
+) {
+  Deno.test(
+    `interop crash: ${who} import-layer killed midway on ${driver}, cleaned by our next write`,
+    T,
+    () =>
+      withStore(driver, async (s) => {
+        const base = firstLine(await ours(s, ["create-layer", "-n", "base"]));
+        await killMidImport(s, who, base);
+        // Nothing has cleaned up yet: the half-made layer is still recorded and on disk.
+        assert.ok(layersJSON(s).some((l) => l.id === ID));
+        assert.ok(sizeOf(bigFile(s)) > 4 * MiB);
+        const linkFile = `${s.graph}/overlay/${ID}/link`;
+        const link = driver === "overlay" ? Deno.readTextFileSync(linkFile).trim() : "";
+
+        const after = firstLine(await ours(s, ["create-layer", "-n", "after", base]));
+        const records = layersJSON(s);
+        assert.deepEqual(records.map((l) => l.id).sort(), [base, after].sort());
+        assert.ok(records.every((l) => !l.flags || !("incomplete" in l.flags)));
+        const gone = [
+          driver === "vfs" ? `${s.graph}/vfs/dir/${ID}` : `${s.graph}/overlay/${ID}`,
+          `${s.graph}/${driver}-layers/${ID}.tar-split.gz`,
+        ];
+        if (driver === "overlay") gone.push(`${s.graph}/overlay/l/${link}`);
+        for (const p of gone) assert.equal(sizeOf(p), -1, `${p} left behind`);
+
+        for (const run of [runOurs, runGo]) {
+          const r = await run([...s.all, "layers", "-j"]);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stderr, "");
+          assert.deepEqual(
+            JSON.parse(r.stdout).map((l: { id: string }) => l.id).sort(),
+            [base, after].sort(),
+          );
+        }
+        // The ID is free again, for both tools.
+        const again = await go(s, ["import-layer", "-i", ID, base], {
+          stdin: new Uint8Array(1024),
+        });
+        assert.equal(firstLine(again), ID);
+      }),
+  );
+}
