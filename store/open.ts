@@ -92,10 +92,12 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
     );
   }
   const readOnly = options.readOnly ?? false;
+  // Synchronous calls here: each async fs call is a round trip through Deno's thread pool,
+  // and a dozen of them in a row add up at every command's startup.
   if (!readOnly) {
-    await Deno.mkdir(graphRoot, { recursive: true, mode: 0o700 });
-    await Deno.mkdir(runRoot, { recursive: true, mode: 0o700 });
-    if (imageStore) await Deno.mkdir(imageStore, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(graphRoot, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+    if (imageStore) Deno.mkdirSync(imageStore, { recursive: true, mode: 0o700 });
   }
   const lock = LockFile.get(`${graphRoot}/storage.lock`, { readOnly });
   if (readOnly) await lock.rLock();
@@ -114,19 +116,19 @@ export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
   );
   if (!readOnly) {
     // Go creates the (never written) userns.lock at open, too.
-    (await Deno.open(`${graphRoot}/userns.lock`, { create: true, write: true, mode: 0o644 })).close();
+    Deno.openSync(`${graphRoot}/userns.lock`, { create: true, write: true, mode: 0o644 }).close();
     const d = driver.name;
     for (
       const dir of [`${graphRoot}/${d}-layers`, `${graphRoot}/${d}-images`, `${graphRoot}/${d}-containers`]
     ) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     for (const dir of [`${runRoot}/${d}-layers`, `${runRoot}/${d}-containers`, `${runRoot}/${d}-locks`]) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     if (imageStore) {
       for (const dir of [`${imageStore}/${d}-layers`, `${imageStore}/${d}-images`]) {
-        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+        Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
       }
     }
   }

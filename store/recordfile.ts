@@ -15,7 +15,7 @@ import { CorruptFileError, LockError, ReadOnlyError, StorageError } from "./erro
 import { LockFile } from "./lockfile.ts";
 import { writeFileAtomicSync } from "./atomic.ts";
 import { encodeArray, type ExtraFields, JSONShapeError, parseArrayFile } from "./json.ts";
-import { type Named, readFileOrNull, RecordIndex } from "./records.ts";
+import { type Named, readFileOrNullSync, RecordIndex } from "./records.ts";
 
 /**
  * Where a record was read from and goes back to: the main file, HEAD's volatile file
@@ -264,7 +264,7 @@ export abstract class RecordFile<T extends Named> {
     const ids = new Set<string>();
     const texts = new Map<Location, string | null>();
     for (const [location, path] of this.paths) {
-      const data = await readFileOrNull(path);
+      const data = readFileOrNullSync(path);
       texts.set(location, data === null ? null : new TextDecoder().decode(data));
       let items: unknown[];
       try {

@@ -291,6 +291,19 @@ export async function readFileOrNull(path: string): Promise<Uint8Array | null> {
   }
 }
 
+/**
+ * Synchronous readFileOrNull, for the small state files read at every command's start
+ * (an async read is a round trip through Deno's thread pool).
+ */
+export function readFileOrNullSync(path: string): Uint8Array | null {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
 /** Removes a path recursively; a missing path is fine. */
 export async function removeAll(path: string): Promise<void> {
   try {
