@@ -23,7 +23,7 @@ const TOOLS: ToolName[] = ["ours", "go"];
 
 /** Repetitions for the sub-second commands: more of them, they are cheap. */
 function quickReps(ctx: BenchContext): number {
-  return Math.max(ctx.reps, ctx.quick ? 5 : 10);
+  return Math.max(ctx.reps, ctx.quick ? 5 : 20);
 }
 
 /** `version`: the cost of starting the program, paid by every command. */
