@@ -26,6 +26,14 @@ import type {
 import { naiveChanges, naiveDiff, naiveDiffSize } from "./naive.ts";
 import { dirFileGetter } from "./naive_getter.ts";
 
+/**
+ * The xattrs a child copies from its parent: Go's copy keeps only these (on-disk.md 1.5;
+ * `trusted.*` and other `security.*` names set by the parent's tar are dropped).
+ */
+function copiedXattr(name: string): boolean {
+  return name === "security.capability" || name.startsWith("user.") || name === "trusted.overlay.opaque";
+}
+
 /** Mode of a base layer's root directory (Go's `defaultPerms`). */
 const BASE_ROOT_MODE = 0o555;
 
@@ -231,7 +239,7 @@ export class VfsDriver implements Driver {
     removeAll(dir);
     try {
       if (parentDir !== null) {
-        copyTree(parentDir, dir, { ignoreChownErrors: this.ignoreChownErrors });
+        copyTree(parentDir, dir, { ignoreChownErrors: this.ignoreChownErrors, xattrFilter: copiedXattr });
       } else {
         Deno.mkdirSync(dir, { mode: 0o700 });
         chownIfNeeded(dir, root.uid, root.gid);
