@@ -107,7 +107,15 @@ export function overlayDiff(
           await w.add({ ...base, name: rel + "/", type: TypeFlag.Dir, xattrs });
           if (isOpaque(path, opts.opaqueXattr)) {
             if (view.lookup(rel) !== null) {
-              await w.add({ ...base, name: `${rel}/.wh..wh..opq`, type: TypeFlag.Reg, size: 0, mtimeNs: 0n });
+              // Go keeps only the directory's permission bits (no setuid/setgid/sticky).
+              await w.add({
+                ...base,
+                name: `${rel}/.wh..wh..opq`,
+                mode: st.mode & 0o777,
+                type: TypeFlag.Reg,
+                size: 0,
+                mtimeNs: 0n,
+              });
             }
           }
           break;
