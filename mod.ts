@@ -14,14 +14,11 @@ export { parseIDMap, subIDMappings, toContainer, toHost } from "./store/idmap.ts
 export { encodeContainer, encodeImage, encodeLayer } from "./store/json.ts";
 export { tarDirectory } from "./archive/tar_dir.ts";
 export type { TarDirOptions } from "./archive/tar_dir.ts";
-export { extractTar } from "./archive/extract.ts";
 export type { ExtractOptions } from "./archive/extract.ts";
 export { TarWriter } from "./archive/tar_writer.ts";
 export { openStore } from "./store/store.ts";
 export { isValidDigest, validateDigest } from "./store/digest.ts";
-export { importImage } from "./image/import.ts";
 export type { ImportOptions, ImportResult, LayerProgress } from "./image/import.ts";
-export { exportImage } from "./image/export.ts";
 export type { ExportOptions, ExportResult } from "./image/export.ts";
 export { normalizeName } from "./image/names.ts";
 export {
@@ -33,3 +30,31 @@ export {
   ManifestError,
 } from "./image/errors.ts";
 export type { ExtraFields } from "./store/json.ts";
+
+// The image and extraction code is loaded when first used, not with this module: every CLI
+// call imports mod.ts, and most never touch an image archive or extract a tar here.
+
+type ExtractModule = typeof import("./archive/extract.ts");
+type ImportModule = typeof import("./image/import.ts");
+type ExportModule = typeof import("./image/export.ts");
+
+/** Extracts a tar stream under `root` (see archive/extract.ts `extractTar`). */
+export async function extractTar(
+  ...args: Parameters<ExtractModule["extractTar"]>
+): ReturnType<ExtractModule["extractTar"]> {
+  return await (await import("./archive/extract.ts")).extractTar(...args);
+}
+
+/** Imports an image from an OCI layout or archive, or a docker archive (see image/import.ts). */
+export async function importImage(
+  ...args: Parameters<ImportModule["importImage"]>
+): ReturnType<ImportModule["importImage"]> {
+  return await (await import("./image/import.ts")).importImage(...args);
+}
+
+/** Exports an image to an OCI layout or archive (see image/export.ts). */
+export async function exportImage(
+  ...args: Parameters<ExportModule["exportImage"]>
+): ReturnType<ExportModule["exportImage"]> {
+  return await (await import("./image/export.ts")).exportImage(...args);
+}

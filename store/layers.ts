@@ -50,8 +50,6 @@ import { LockFile } from "./lockfile.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
 import { DigestCounter } from "./digest.ts";
 import { lstatNs } from "../sys/fs.ts";
-import { compress, decompress } from "../archive/compression.ts";
-import { replayTarSplit, TarSplitRecorder } from "../archive/tarsplit.ts";
 import { IDSetCollector } from "../archive/idset.ts";
 import { toReadableStream } from "./streams.ts";
 import { mapsEqual } from "./idmap.ts";
@@ -606,6 +604,11 @@ export class LayerStore extends RecordFile<Layer> {
       const ts = nodeZlib().gzipSync('{"type":2,"payload":"","position":0}\n', { level: 1 });
       await writeFileAtomic(tsPath, new Uint8Array(ts.buffer, ts.byteOffset, ts.byteLength), { mode: 0o600 });
     } else {
+      // Content code is loaded here, not with the store: most commands never apply a diff.
+      const [{ decompress }, { TarSplitRecorder }] = await Promise.all([
+        import("../archive/compression.ts"),
+        import("../archive/tarsplit.ts"),
+      ]);
       const counted = input.pipeThrough(counter(compressed));
       const d = await decompress(counted);
       compression = d.compression;
@@ -671,6 +674,7 @@ export class LayerStore extends RecordFile<Layer> {
   ): Promise<ReadableStream<Uint8Array>> {
     const { fromId, to: t } = this.parentAndLayer(from, to);
     const want = compression ?? t.compression;
+    const { compress } = await import("../archive/compression.ts");
     // Fail on an unproducible compression before doing any work.
     if (want === Compression.Bzip2 || want === Compression.Xz) compress(new ReadableStream(), want);
     let raw: ReadableStream<Uint8Array>;
@@ -685,6 +689,7 @@ export class LayerStore extends RecordFile<Layer> {
     }
     if (haveTarSplit) {
       const getter = await this.driver.diffGetter(t.id);
+      const { replayTarSplit } = await import("../archive/tarsplit.ts");
       raw = replayTarSplit(this.tarSplitPath(t.id), getter);
     } else {
       raw = await this.driver.diff(t.id, fromId || null, this.diffOpts(t));

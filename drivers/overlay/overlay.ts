@@ -23,7 +23,7 @@ import {
 } from "../../store/errors.ts";
 import { rootPair } from "../../store/idmap.ts";
 import type { Change, IDMap } from "../../store/types.ts";
-import { extractTar } from "../../archive/extract.ts";
+
 import type { WhiteoutFormat } from "../../archive/types.ts";
 import {
   type Driver,
@@ -35,7 +35,7 @@ import {
   type FileGetter,
   registerDriver,
 } from "../driver.ts";
-import { naiveChanges, naiveDiff, naiveDiffSize } from "../naive.ts";
+
 import { dirFileGetter } from "../naive_getter.ts";
 import { chownTreeByMaps, type IDMappings, ownerMapper } from "../copy_chown.ts";
 import { type OverlayOptions, parseOverlayOptions } from "./options.ts";
@@ -75,7 +75,6 @@ import {
 import { parseMountOptions, splitOptions } from "./mountopts.ts";
 import { directorySize, overlayChanges, walkSorted } from "./changes.ts";
 import { createIDMappedMount, createUsernsProcess, mappedMountRoot } from "./idmapped.ts";
-import { overlayDiff } from "./diff.ts";
 
 const FLAG_FILE = ".has-mount-program";
 const DEFAULT_PERMS = 0o555;
@@ -838,6 +837,7 @@ export class OverlayDriver implements Driver {
   ): Promise<void> {
     const { dir, readOnly } = this.dir2(id);
     if (readOnly) throw new StorageError(`layer ${id} is in a read-only image store`);
+    const { extractTar } = await import("../../archive/extract.ts");
     await extractTar(tar, `${dir}/diff`, {
       whiteoutFormat: this.whiteoutFormat,
       skipRootEntry: true,
@@ -851,26 +851,37 @@ export class OverlayDriver implements Driver {
   }
 
   /** Tar of the layer's changes: native from `diff/` when `parent` is its parent, else naive. */
-  diff(id: string, parent: string | null, options: DriverDiffOptions): Promise<ReadableStream<Uint8Array>> {
-    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveDiff(this, id, parent, options);
+  async diff(
+    id: string,
+    parent: string | null,
+    options: DriverDiffOptions,
+  ): Promise<ReadableStream<Uint8Array>> {
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) {
+      return await (await naiveModule()).naiveDiff(this, id, parent, options);
+    }
     const dir = this.layerDir(id);
-    return Promise.resolve(overlayDiff(`${dir}/diff`, this.lowerDirs(id, dir), {
+    const { overlayDiff } = await import("./diff.ts");
+    return overlayDiff(`${dir}/diff`, this.lowerDirs(id, dir), {
       uidMap: options.uidMap,
       gidMap: options.gidMap,
       opaqueXattr: this.opaqueXattr,
-    }));
+    });
   }
 
   /** Changes of the layer relative to `parent`, sorted by path. */
   changes(id: string, parent: string | null, options: DriverDiffOptions): Promise<Change[]> {
-    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveChanges(this, id, parent, options);
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) {
+      return naiveModule().then((m) => m.naiveChanges(this, id, parent, options));
+    }
     const dir = this.layerDir(id);
     return Promise.resolve(overlayChanges(`${dir}/diff`, this.lowerDirs(id, dir), this.opaqueXattr));
   }
 
   /** Size of the layer's changes: the size of its `diff/` when `parent` is its parent. */
   diffSize(id: string, parent: string | null, options: DriverDiffOptions): Promise<number> {
-    if (this.useNaiveDiff() || !this.isParent(id, parent)) return naiveDiffSize(this, id, parent, options);
+    if (this.useNaiveDiff() || !this.isParent(id, parent)) {
+      return naiveModule().then((m) => m.naiveDiffSize(this, id, parent, options));
+    }
     return Promise.resolve(directorySize(`${this.layerDir(id)}/diff`));
   }
 
@@ -879,6 +890,15 @@ export class OverlayDriver implements Driver {
     const dir = this.layerDir(id);
     return Promise.resolve(dirFileGetter([`${dir}/diff`, ...this.lowerDiffPaths(id, dir)]));
   }
+}
+
+/**
+ * The naive differ (tree comparison and tar writing), loaded by the calls that need it:
+ * content code is left out of the driver's startup cost, as most commands only mount,
+ * create and delete. (Extraction and the native differ are imported likewise.)
+ */
+function naiveModule(): Promise<typeof import("../naive.ts")> {
+  return import("../naive.ts");
 }
 
 function readLinkOrNull(path: string): string | null {
