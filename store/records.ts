@@ -276,9 +276,24 @@ export function bigDataPath(dir: string, key: string, kind: "layer" | "image" | 
 
 // ---------------------------------------------------------------- misc
 
-/** Deep copy of plain JSON-like data (records handed to callers must not alias the store's). */
+/**
+ * Deep copy of plain JSON-like data (records handed to callers must not alias the store's).
+ * Arrays and plain objects are copied here, which is faster than a structuredClone call
+ * per record (an op that serializes and deserializes); anything else is structuredCloned.
+ */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = clone(v[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) out[keys[i]] = clone((v as Record<string, unknown>)[keys[i]]);
+  return out as T;
 }
 
 /** Reads a file, returning null when it does not exist. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   applyNameOperation,
   bigDataFileName,
+  clone,
   dedupeNames,
   formatTimestamp,
   generateId,
@@ -96,4 +97,28 @@ Deno.test("big-data files are written 0600 in 0700 directories", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("clone copies records deeply, keeping undefined fields and non-plain values", () => {
+  const bytes = new Uint8Array([1, 2, 3]);
+  const rec = {
+    id: "x",
+    names: ["a", "b"],
+    flags: { nested: { deep: [1, { k: true }] } } as Record<string, unknown>,
+    uidMap: [{ containerId: 0, hostId: 1000, size: 1 }],
+    label: undefined,
+    raw: bytes,
+    none: null,
+  };
+  const c = clone(rec);
+  assert.deepStrictEqual(c, rec);
+  assert.ok("label" in c);
+  assert.notEqual(c.names, rec.names);
+  assert.notEqual(c.flags.nested, rec.flags.nested);
+  assert.notEqual(c.uidMap[0], rec.uidMap[0]);
+  assert.notEqual(c.raw, bytes);
+  c.names.push("c");
+  (c.flags.nested as { deep: unknown[] }).deep.push(2);
+  assert.deepEqual(rec.names, ["a", "b"]);
+  assert.deepEqual(rec.flags, { nested: { deep: [1, { k: true }] } });
 });
