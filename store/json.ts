@@ -466,9 +466,9 @@ export function decodeMountPoints(v: unknown): MountPointEntry[] {
  * Parses the bytes of a store file holding a JSON array. Absent (null), empty and `null`
  * contents all mean "no entries". Throws JSONShapeError (or SyntaxError) on bad input.
  */
-export function parseArrayFile(data: Uint8Array | null): unknown[] {
+export function parseArrayFile(data: Uint8Array | string | null): unknown[] {
   if (data === null || data.length === 0) return [];
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(data);
+  const text = typeof data === "string" ? data : UTF8.decode(data);
   const v = JSON.parse(text);
   if (v === null) return [];
   if (!Array.isArray(v)) {
@@ -476,6 +476,8 @@ export function parseArrayFile(data: Uint8Array | null): unknown[] {
   }
   return v;
 }
+
+const UTF8 = new TextDecoder("utf-8", { fatal: false });
 
 /** Encodes a list of already-encoded elements as a compact JSON array. */
 export function encodeArray(items: string[]): string {

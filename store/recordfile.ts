@@ -17,6 +17,8 @@ import { writeFileAtomicSync } from "./atomic.ts";
 import { encodeArray, type ExtraFields, JSONShapeError, parseArrayFile } from "./json.ts";
 import { type Named, readFileOrNullSync, RecordIndex } from "./records.ts";
 
+const UTF8 = new TextDecoder();
+
 /**
  * Where a record was read from and goes back to: the main file, HEAD's volatile file
  * (records of volatile containers and their layers, written without fsync), or the
@@ -265,10 +267,12 @@ export abstract class RecordFile<T extends Named> {
     const texts = new Map<Location, string | null>();
     for (const [location, path] of this.paths) {
       const data = readFileOrNullSync(path);
-      texts.set(location, data === null ? null : new TextDecoder().decode(data));
+      // Decoded once, here (the text is kept to tell later whether a save changes the file).
+      const text = data === null ? null : UTF8.decode(data);
+      texts.set(location, text);
       let items: unknown[];
       try {
-        items = parseArrayFile(data);
+        items = parseArrayFile(text);
       } catch (e) {
         throw corrupt(path, e);
       }
