@@ -1,8 +1,8 @@
 /**
  * Issue 4 through both CLIs on one overlay store: a chain of layers and a container made
  * by one tool are mounted and read by the other; both tools mount the same layer at once
- * and the shared mount counts (mountpoints.json) and the kernel's mounts stay right; the
- * same through fuse-overlayfs as mount program.
+ * and the shared mount counts (mountpoints.json) and the kernel's mounts stay right, also
+ * through `unmount --force`; the same through fuse-overlayfs as mount program.
  */
 import assert from "node:assert/strict";
 import { makeTar } from "./stores_helpers.ts";
@@ -60,6 +60,19 @@ async function mountTogether(s: Store, layer: string, fstype: string, expect: st
   assert.equal(await go(s, ["mounted", layer]), "");
 }
 
+/** Both tools mount `layer`; `unmount --force` by `forcer` alone unmounts it for both. */
+async function forceTogether(s: Store, layer: string, forcer: "ours" | "go"): Promise<void> {
+  const p = firstLine(await ours(s, ["mount", layer]));
+  assert.equal(firstLine(await go(s, ["mount", layer])), p);
+  assert.equal(firstLine(await ours(s, ["mount", layer])), p);
+  assert.equal(mountCount(s, layer), 3);
+  await (forcer === "go" ? go : ours)(s, ["unmount", "--force", layer]);
+  assert.equal(fstypeAt(p), null, "force unmounts at once");
+  assert.equal(mountCount(s, layer), 0);
+  assert.equal(await ours(s, ["mounted", layer]), "");
+  assert.equal(await go(s, ["mounted", layer]), "");
+}
+
 Deno.test(
   "interop mount: our chain and container are mounted and read by Go; both mount at once",
   T,
@@ -95,6 +108,7 @@ Deno.test(
         await go(s, ["unmount", l2]);
       }
       await mountTogether(s, l3, "overlay", L3_TREE);
+      await forceTogether(s, l1, "ours");
     }),
 );
 
@@ -145,6 +159,7 @@ Deno.test(
         }
       }
       await mountTogether(s, l2, "overlay", L2_TREE);
+      await forceTogether(s, l1, "go");
     }),
 );
 
