@@ -3,7 +3,8 @@
  * pipe is killed with SIGKILL in the middle of the extraction; the next write command
  * (our `create-layer`) leaves no trace of the layer (record, driver directory, short
  * link, tar-split) and both CLIs list the store normally. Our import on vfs and overlay,
- * and Go's import on both, cleaned up by us.
+ * and Go's import on both, cleaned up by us. And (issue 2) our layer creation holds the
+ * layers lock from the record's creation to its completion, so a Go reader waits for it.
  */
 import assert from "node:assert/strict";
 import { encodeHeader } from "../archive/tar_writer.ts";
@@ -109,3 +110,51 @@ for (
       }),
   );
 }
+
+Deno.test(
+  "interop lock: while our import-layer runs, Go's reader waits and then sees it complete",
+  T,
+  () =>
+    withStore("vfs", async (s) => {
+      const size = 8 * MiB;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", CLI, ...s.all, "import-layer", "-i", ID, "-n", "slow"],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      const chunk = new Uint8Array(MiB).fill(0x62);
+      let goDone = false;
+      try {
+        await w.write(encodeHeader({ name: "big", size, mode: 0o644, mtimeNs: 0n }));
+        await w.write(chunk);
+        const deadline = Date.now() + 120_000;
+        while (sizeOf(bigFile(s)) < MiB) {
+          assert.ok(Date.now() < deadline, "the import never got going");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(layersJSON(s).some((l) => l.id === ID && "incomplete" in (l.flags ?? {})));
+        const reader = runGo([...s.all, "layers", "-j"]).then((r) => (goDone = true, r));
+        // Go's reader must queue behind the write lock our import holds until it completes.
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(goDone, false, "Go's layers waits for our import");
+        for (let sent = MiB; sent < size; sent += MiB) await w.write(chunk);
+        await w.write(new Uint8Array(1024));
+        await w.close();
+        const out = await child.output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        const r = await reader;
+        assert.equal(r.code, 0, r.stderr);
+        const listed: Array<{ id: string; flags?: object }> = JSON.parse(r.stdout);
+        assert.deepEqual(listed.map((l) => [l.id, l.flags ?? {}]), [[ID, {}]]);
+        assert.equal(sizeOf(bigFile(s)), size);
+      } finally {
+        await w.close().catch(() => {});
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
+        await child.status;
+      }
+    }),
+);
