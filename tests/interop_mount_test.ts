@@ -192,6 +192,36 @@ Deno.test(
     }, ["overlay.mount_program=/usr/bin/fuse-overlayfs"]),
 );
 
+Deno.test(
+  "interop mount: a stale mount left by one CLI is remounted by the other; extra unmounts",
+  T,
+  () =>
+    withStore("overlay", async (s) => {
+      const id = firstLine(await ours(s, ["create-layer"]));
+      for (const [first, second] of [[ours, go], [go, ours]]) {
+        const p = firstLine(await first(s, ["mount", id]));
+        // As if its process had been killed and the mount lost: the count stays 1.
+        const r = await new Deno.Command("umount", { args: [p], stderr: "piped" }).output();
+        assert.ok(r.success, new TextDecoder().decode(r.stderr));
+        assert.equal(mountCount(s, id), 1);
+        assert.equal(firstLine(await second(s, ["mount", id])), p);
+        assert.equal(fstypeAt(p), "overlay", "remounted");
+        assert.equal(mountCount(s, id), 2);
+        await first(s, ["unmount", id]);
+        assert.equal(fstypeAt(p), "overlay");
+        assert.equal(mountCount(s, id), 1);
+        await second(s, ["unmount", id]);
+        assert.equal(fstypeAt(p), null);
+        assert.equal(mountCount(s, id), 0);
+        // Unmounting what is not mounted succeeds and leaves the count at 0.
+        for (const cli of [first, second]) {
+          assert.equal(await cli(s, ["unmount", id]), `${id} mountpoint unmounted\n`);
+          assert.equal(mountCount(s, id), 0);
+        }
+      }
+    }),
+);
+
 /**
  * Every entry below `root`: path, mode bits, type, symlink target, and the contents of
  * overlay `link`/`lower` files; short link names and the container layer's random ID are
