@@ -222,6 +222,28 @@ Deno.test(
     }),
 );
 
+Deno.test(
+  "interop mount: a lost short link of one CLI's layer is recreated by the other",
+  T,
+  () =>
+    withStore("overlay", async (s) => {
+      const a = firstLine(await go(s, ["create-layer"]));
+      const b = firstLine(await ours(s, ["create-layer", a]));
+      const c = firstLine(await go(s, ["create-layer", b]));
+      for (const [cli, lost] of [[ours, a], [go, b]] as const) {
+        const link = Deno.readTextFileSync(`${s.graph}/overlay/${lost}/link`);
+        Deno.removeSync(`${s.graph}/overlay/l/${link}`);
+        const p = firstLine(await cli(s, ["mount", c]));
+        try {
+          assert.equal(fstypeAt(p), "overlay");
+          assert.equal(Deno.readLinkSync(`${s.graph}/overlay/l/${link}`), `../${lost}/diff`);
+        } finally {
+          await cli(s, ["unmount", c]);
+        }
+      }
+    }),
+);
+
 /**
  * Every entry below `root`: path, mode bits, type, symlink target, and the contents of
  * overlay `link`/`lower` files; short link names and the container layer's random ID are
