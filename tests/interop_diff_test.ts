@@ -159,8 +159,19 @@ for (const driver of ["vfs", "overlay"]) {
           const ctrA = await treeOf(a, "ours", "ctr", EXACT);
           assert.deepEqual(await treeOf(b, "go", "ctr", EXACT), ctrA, "the same changes in both");
 
-          const fromOurs = await oursBytes(a, ["diff", await containerLayer(a)]);
-          const fromGo = await goBytes(b, ["diff", await containerLayer(b)]);
+          const [cA, cB] = [await containerLayer(a), await containerLayer(b)];
+          // changes and diffsize of the changed layers: each tool on its own store and on the other's.
+          const sorted = (t: string) => t.split("\n").sort().join("\n");
+          const changes = sorted(await go(b, ["changes", cB]));
+          assert.equal(sorted(await ours(a, ["changes", cA])), changes, "ours changes");
+          assert.equal(sorted(await go(a, ["changes", cA])), changes, "Go's changes of our layer");
+          assert.equal(sorted(await ours(b, ["changes", cB])), changes, "our changes of Go's layer");
+          const size = await go(b, ["diffsize", cB]);
+          assert.equal(await ours(a, ["diffsize", cA]), size, "ours diffsize");
+          assert.equal(await go(a, ["diffsize", cA]), size, "Go's diffsize of our layer");
+
+          const fromOurs = await oursBytes(a, ["diff", cA]);
+          const fromGo = await goBytes(b, ["diff", cB]);
           const xB = (await importChain(b, "go", [fromOurs], B[2]))[0];
           const xA = (await importChain(a, "ours", [fromGo], A[2]))[0];
           const treeXB = await treeOf(b, "go", xB, EXACT);
