@@ -175,7 +175,7 @@ export function exportChanges(
         if (c.kind === ChangeKind.Delete) {
           const i = rel.lastIndexOf("/");
           const name = i < 0 ? `.wh.${rel}` : `${rel.slice(0, i)}/.wh.${rel.slice(i + 1)}`;
-          await w.add({ name, type: TypeFlag.Reg, mode: 0, size: 0, mtimeNs: nowNs });
+          await w.add({ name, type: TypeFlag.Reg, mode: 0, rawMode: true, size: 0, mtimeNs: nowNs });
         } else {
           await addPath(w, `${newRoot}/${rel}`, rel, links, options);
         }

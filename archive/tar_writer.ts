@@ -26,6 +26,8 @@ export interface TarWriteHeader {
   type?: number;
   /** Permission bits incl. setuid/setgid/sticky (file-type bits are added from `type`). */
   mode?: number;
+  /** Write `mode` without file-type bits, as Go's hand-made whiteout headers have it. */
+  rawMode?: boolean;
   /** Owner UID. */
   uid?: number;
   /** Owner GID. */
@@ -175,6 +177,8 @@ function ustarBlock(
     gname: string;
     devmajor: number;
     devminor: number;
+    /** Leave the device fields empty (Go's PAX `x` header blocks). */
+    noDevices?: boolean;
   },
 ): void {
   putString(b, o, 100, f.name);
@@ -188,8 +192,10 @@ function ustarBlock(
   b.set([0x75, 0x73, 0x74, 0x61, 0x72, 0x00, 0x30, 0x30], o + 257); // "ustar\0" "00"
   putString(b, o + 265, 32, f.uname);
   putString(b, o + 297, 32, f.gname);
-  putOctal(b, o + 329, 8, f.devmajor);
-  putOctal(b, o + 337, 8, f.devminor);
+  if (!f.noDevices) {
+    putOctal(b, o + 329, 8, f.devmajor);
+    putOctal(b, o + 337, 8, f.devminor);
+  }
   putString(b, o + 345, 155, f.prefix);
   checksum(b, o);
 }
@@ -201,7 +207,7 @@ function ustarBlock(
 export function encodeHeader(h: TarWriteHeader): Uint8Array {
   const type = h.type ?? TypeFlag.Reg;
   const perm = (h.mode ?? 0) & 0o7777;
-  const mode = perm | typeBits(type);
+  const mode = h.rawMode ? perm : perm | typeBits(type);
   const uid = h.uid ?? 0, gid = h.gid ?? 0;
   const size = type === TypeFlag.Reg ? (h.size ?? 0) : 0;
   if (!Number.isSafeInteger(size) || size < 0) throw new ArchiveError(`invalid tar entry size ${size}`);
@@ -212,47 +218,48 @@ export function encodeHeader(h: TarWriteHeader): Uint8Array {
   const uname = h.uname ?? "", gname = h.gname ?? "";
   const devmajor = h.devmajor ?? 0, devminor = h.devminor ?? 0;
 
-  const pax: Uint8Array[] = [];
-  let name = h.name, prefix = "";
-  const split = isAscii(h.name) ? splitUstar(h.name) : null;
-  if (split) [prefix, name] = split;
-  else {
-    pax.push(paxRecord("path", encodeName(h.name)));
-    name = asciiTruncate(h.name, 100);
-  }
+  // PAX records by key; Go writes them sorted by key.
+  const records = new Map<string, Uint8Array>();
+  const rec = (key: string, value: Uint8Array) => records.set(key, paxRecord(key, value));
   let linkField = linkname;
   if (linkname.length > 100 || !isAscii(linkname)) {
-    pax.push(paxRecord("linkpath", encodeName(linkname)));
-    linkField = asciiTruncate(linkname, 100);
+    rec("linkpath", encodeName(linkname));
+    linkField = v7String(linkname, 100);
   }
   const fits = (v: number, len: number) => v >= 0 && v < 8 ** (len - 1);
   let sizeField = size, uidField = uid, gidField = gid;
-  if (!fits(size, 12)) (pax.push(paxRecord("size", enc.encode(String(size)))), sizeField = 0);
-  if (!fits(uid, 8)) (pax.push(paxRecord("uid", enc.encode(String(uid)))), uidField = 0);
-  if (!fits(gid, 8)) (pax.push(paxRecord("gid", enc.encode(String(gid)))), gidField = 0);
+  if (!fits(size, 12)) (rec("size", enc.encode(String(size))), sizeField = 0);
+  if (!fits(uid, 8)) (rec("uid", enc.encode(String(uid))), uidField = 0);
+  if (!fits(gid, 8)) (rec("gid", enc.encode(String(gid))), gidField = 0);
   let unameField = uname, gnameField = gname;
   if (uname.length > 32 || !isAscii(uname)) {
-    (pax.push(paxRecord("uname", enc.encode(uname))), unameField = "");
+    (rec("uname", enc.encode(uname)), unameField = v7String(uname, 32));
   }
   if (gname.length > 32 || !isAscii(gname)) {
-    (pax.push(paxRecord("gname", enc.encode(gname))), gnameField = "");
+    (rec("gname", enc.encode(gname)), gnameField = v7String(gname, 32));
   }
   let mtimeField = Number(mtimeSec);
   if ((h.preciseTimes && mtimeNs % NS !== 0n) || !fits(mtimeField, 12)) {
-    pax.push(paxRecord("mtime", enc.encode(formatPaxTime(h.preciseTimes ? mtimeNs : mtimeSec * NS))));
+    rec("mtime", enc.encode(formatPaxTime(h.preciseTimes ? mtimeNs : mtimeSec * NS)));
     if (!fits(mtimeField, 12)) mtimeField = 0;
   }
   if (h.atimeNs !== undefined) {
-    pax.push(
-      paxRecord("atime", enc.encode(formatPaxTime(h.preciseTimes ? h.atimeNs : (h.atimeNs / NS) * NS))),
-    );
+    rec("atime", enc.encode(formatPaxTime(h.preciseTimes ? h.atimeNs : (h.atimeNs / NS) * NS)));
   }
   if (h.xattrs) {
     const entries = h.xattrs instanceof Map ? [...h.xattrs] : Object.entries(h.xattrs);
-    // Go sorts PAX records by key.
-    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, v] of entries) pax.push(paxRecord("SCHILY.xattr." + k, v));
+    for (const [k, v] of entries) rec("SCHILY.xattr." + k, v);
   }
+  // A long ASCII name fits USTAR's prefix and name fields unless the entry needs PAX
+  // records anyway: then Go records the path too and leaves the prefix empty.
+  let name = h.name, prefix = "";
+  const split = isAscii(h.name) ? splitUstar(h.name) : null;
+  if (split && records.size === 0) [prefix, name] = split;
+  else {
+    if (!isAscii(h.name) || h.name.length > 100) rec("path", encodeName(h.name));
+    name = v7String(h.name, 100);
+  }
+  const pax = [...records.keys()].sort().map((k) => records.get(k)!);
   let devmaj = devmajor, devmin = devminor;
   if (!fits(devmajor, 8) || !fits(devminor, 8)) {
     throw new ArchiveError(`device number ${devmajor}:${devminor} does not fit in a tar header`);
@@ -264,11 +271,10 @@ export function encodeHeader(h: TarWriteHeader): Uint8Array {
   const paxBlocks = pax.length ? BLOCK + Math.ceil(paxLen / BLOCK) * BLOCK : 0;
   const out = new Uint8Array(paxBlocks + BLOCK);
   if (pax.length) {
-    const pname = asciiTruncate(`PaxHeaders.0/${baseName(h.name)}`, 100);
     ustarBlock(out, 0, {
-      name: pname,
+      name: paxHeaderName(h.name),
       prefix: "",
-      mode: 0o644,
+      mode: 0,
       uid: 0,
       gid: 0,
       size: paxLen,
@@ -279,6 +285,7 @@ export function encodeHeader(h: TarWriteHeader): Uint8Array {
       gname: "",
       devmajor: 0,
       devminor: 0,
+      noDevices: true,
     });
     let o = BLOCK;
     for (const r of pax) (out.set(r, o), o += r.length);
@@ -301,19 +308,38 @@ export function encodeHeader(h: TarWriteHeader): Uint8Array {
   return out;
 }
 
-function baseName(p: string): string {
-  const t = p.endsWith("/") ? p.slice(0, -1) : p;
-  const i = t.lastIndexOf("/");
-  return i < 0 ? t : t.slice(i + 1);
-}
-
-function asciiTruncate(s: string, n: number): string {
+/** Go's toASCII: characters outside ASCII (and NULs) are dropped. */
+function toAscii(s: string): string {
+  if (isAscii(s) && !s.includes("\0")) return s;
   let out = "";
-  for (let i = 0; i < s.length && out.length < n; i++) {
-    const c = s.charCodeAt(i);
-    out += c < 0x80 && c !== 0 ? s[i] : "_";
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80 && c !== 0) out += ch;
   }
   return out;
+}
+
+/**
+ * A string field of a PAX entry's USTAR block as Go fills it: ASCII only, cut to `n`
+ * bytes, and a cut that ends in a slash is ended before the slashes.
+ */
+function v7String(s: string, n: number): string {
+  const a = toAscii(s);
+  if (a.length <= n) return a;
+  const cut = a.slice(0, n);
+  return cut.endsWith("/") ? cut.slice(0, n - 1).replace(/\/+$/, "") : cut;
+}
+
+/** Go's name for the `x` header of `name`: path.Join(dir, "PaxHeaders.0", file), ASCII, 100 bytes. */
+function paxHeaderName(name: string): string {
+  const i = name.lastIndexOf("/");
+  const parts: string[] = [];
+  for (const p of `${name.slice(0, i + 1)}/PaxHeaders.0/${name.slice(i + 1)}`.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === ".." && parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+    else parts.push(p);
+  }
+  return toAscii(parts.join("/")).slice(0, 100).replace(/\/+$/, "");
 }
 
 const ZEROS = new Uint8Array(1024);

@@ -98,7 +98,14 @@ export function overlayDiff(
       if (isWhiteout(st)) {
         const slash = rel.lastIndexOf("/");
         const name = slash < 0 ? `.wh.${rel}` : `${rel.slice(0, slash)}/.wh.${rel.slice(slash + 1)}`;
-        await w.add({ ...base, name, type: TypeFlag.Reg, size: 0 });
+        // Go's archiver takes whiteouts sharing one inode (the kernel links them) for hard
+        // links: the first one's name stays in the link field of the others.
+        let linkname: string | undefined;
+        if (st.nlink > 1) {
+          linkname = inodes.get(st.ino);
+          if (linkname === undefined) inodes.set(st.ino, rel);
+        }
+        await w.add({ ...base, name, type: TypeFlag.Reg, size: 0, rawMode: true, linkname });
         continue;
       }
       const xattrs = exportedXattrs(path);
@@ -112,6 +119,7 @@ export function overlayDiff(
                 ...base,
                 name: `${rel}/.wh..wh..opq`,
                 mode: st.mode & 0o777,
+                rawMode: true,
                 type: TypeFlag.Reg,
                 size: 0,
                 mtimeNs: 0n,
