@@ -16,6 +16,8 @@ export { tarDirectory } from "./archive/tar_dir.ts";
 export type { TarDirOptions } from "./archive/tar_dir.ts";
 export type { ExtractOptions } from "./archive/extract.ts";
 export { TarWriter } from "./archive/tar_writer.ts";
+export { fileSource, readerStream } from "./archive/source.ts";
+export type { AsyncByteReader } from "./archive/source.ts";
 export { openStore } from "./store/store.ts";
 export { isValidDigest, validateDigest } from "./store/digest.ts";
 export type { ImportOptions, ImportResult, LayerProgress } from "./image/import.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeContainer, encodeImage, encodeLayer, parseIDMap, subIDMappings } from "../mod.ts";
+import { encodeContainer, encodeImage, encodeLayer, fileSource, parseIDMap, subIDMappings } from "../mod.ts";
 import type { Container, IDMap, IDMappingOptions, Image, Layer } from "../mod.ts";
 import { IDMapError } from "../mod.ts";
 import { flagBool, flagString } from "./context.ts";
@@ -42,8 +42,7 @@ export async function readInput(ctx: Context, file: string): Promise<Uint8Array>
 /** A stream of a file's bytes, or standard input when `file` is empty (opened now, so errors surface early). */
 export async function inputStream(ctx: Context, file: string): Promise<ReadableStream<Uint8Array>> {
   if (!file) return ctx.stdin;
-  const f = await Deno.open(resolvePath(ctx, file));
-  return f.readable;
+  return await fileSource(resolvePath(ctx, file));
 }
 
 /** Reads `--metadata-file` (it wins over `--metadata`), as Go's create-image/create-container do. */
