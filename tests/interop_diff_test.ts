@@ -47,10 +47,10 @@ function chainTars(dir: string): Uint8Array[] {
 /**
  * Changes made through a container's mount point: new entries of every kind with
  * xattrs and owners, a changed file, changed attributes, a deleted file, a deleted
- * directory and a directory replaced by a new one (opaque on overlay); times are set on
- * everything touched so that two runs give equal trees.
+ * directory and (with `replaceDir`) a directory replaced by a new one (opaque on overlay);
+ * times are set on everything touched so that two runs give equal trees.
  */
-const CHANGES = `
+const containerChanges = (replaceDir: boolean) => `
   echo new > added; chown 1001:1002 added; chmod 4751 added
   setfattr -n user.k -v 0xff00 added
   setfattr -n security.capability -v 0x0100000200200000000000000000000000000000 added
@@ -64,7 +64,7 @@ const CHANGES = `
   mknod newchr c 1 5; mknod newblk b 7 1; mkfifo newpipe2
   echo mod >> suid; chmod 0640 caps; setfattr -n user.x -v changed caps
   rm owned; rm -r sgid
-  rm -r newdir; mkdir newdir; echo o > newdir/o2; chmod 1777 newdir
+  ${replaceDir ? "rm -r newdir; mkdir newdir;" : ""} echo o > newdir/o2; chmod 1777 newdir
   touch -d '2020-02-02 02:02:02.123456789' added newdir2/sub/f newchr newblk newpipe2 suid caps newdir/o2
   touch -h -d '2020-02-02 02:02:02.123456789' added-sym dangling-abs
   touch -d '2021-01-01 01:01:01.987654321' newdir2/sub newdir2 newdir .
@@ -140,8 +140,20 @@ for (const driver of ["vfs", "overlay"]) {
       }
     },
   );
+}
 
-  Deno.test(`interop diff on ${driver}: generated diffs of changed containers cross over`, T, async () => {
+// Generated diffs also through fuse-overlayfs, but without a directory replaced by a new
+// one: there Go 1.43 reads the upper directory for changes (no deletions below an opaque
+// directory) yet exports a naive diff without the opaque marker, so its diff loses the
+// deletions (Go's tar of `rm -r d; mkdir d` keeps the old contents of d when applied).
+const FUSE = ["overlay.mount_program=/usr/bin/fuse-overlayfs"];
+const GENERATED: Array<[driver: string, label: string, opts: string[]]> = [
+  ["vfs", "vfs", []],
+  ["overlay", "overlay", []],
+  ["overlay", "fuse-overlayfs", FUSE],
+];
+for (const [driver, label, opts] of GENERATED) {
+  Deno.test(`interop diff on ${label}: generated diffs of changed containers cross over`, T, async () => {
     const work = await Deno.makeTempDir({ prefix: "cs-interop-tars-" });
     try {
       const tars = chainTars(work);
@@ -156,7 +168,7 @@ for (const driver of ["vfs", "overlay"]) {
           for (const [s, cli] of [[a, ours], [b, go]] as const) {
             const p = firstLine(await cli(s, ["mount", "ctr"]));
             try {
-              sh(CHANGES, p);
+              sh(containerChanges(opts !== FUSE), p);
             } finally {
               await cli(s, ["unmount", "ctr"]);
             }
@@ -196,7 +208,7 @@ for (const driver of ["vfs", "overlay"]) {
             sha(maskDeletionTimes(fromGo)),
             "same bytes as Go's diff",
           );
-        }));
+        }, opts), opts);
     } finally {
       await Deno.remove(work, { recursive: true });
     }
