@@ -3,7 +3,8 @@
  * uncompressed and as gzip, bzip2, xz and zstd, imported by ours and by Go into one vfs
  * store gives the same records (digests, sizes, compression, ID sets), the same
  * uncompressed `diff` (the input tar), the same outcome of `diff` in the recorded
- * compression, and our library finds both tools' layers by either digest.
+ * compression, and our library finds both tools' layers by either digest. `applydiff`
+ * from standard input records the same as Go's too.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -60,6 +61,18 @@ Deno.test(
           assert.deepEqual(o.stdoutBytes.subarray(0, 4), g.stdoutBytes.subarray(0, 4), `${kind} magic`);
         }
       }
+
+      // applydiff from stdin into an empty layer of each tool records the same.
+      const gz = Deno.readFileSync(`${s.root}/t.gzip`);
+      const [x, y] = [firstLine(await ours(s, ["create-layer"])), firstLine(await go(s, ["create-layer"]))];
+      await ours(s, ["applydiff", x], { stdin: gz });
+      await go(s, ["applydiff", y], { stdin: gz });
+      const recs = layersJSON(s) as unknown as Array<Record<string, unknown>>;
+      const [rx, ry] = [x, y].map((id) => recs.find((r) => r.id === id)!);
+      assert.deepEqual(strip(rx), strip(ry), "applydiff");
+      assert.equal(rx["diff-digest"], sha(tar));
+      assert.equal(sha(await goBytes(s, ["diff", "-u", x])), sha(tar), "Go's diff of our applydiff");
+      assert.equal(sha(await oursBytes(s, ["diff", "-u", y])), sha(tar), "our diff of Go's applydiff");
 
       const store = await openStore({ graphRoot: s.graph, runRoot: s.run, driverName: "vfs" });
       try {
