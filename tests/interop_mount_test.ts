@@ -246,6 +246,41 @@ Deno.test(
     }),
 );
 
+Deno.test(
+  "interop mount: mount_program from storage.conf is used by both CLIs",
+  T,
+  () =>
+    withStore("overlay", async (s) => {
+      const conf = `${s.root}/storage.conf`;
+      // Both CLIs drop the file's driver options when a file names neither root, and
+      // when --storage-driver is given: the store comes from the file alone here.
+      Deno.writeTextFileSync(
+        conf,
+        `[storage]\ndriver = "overlay"\ngraphroot = "${s.graph}"\nrunroot = "${s.run}"\n` +
+          '[storage.options.overlay]\nmount_program = "/usr/bin/fuse-overlayfs"\n',
+      );
+      const env = { env: { CONTAINERS_STORAGE_CONF: conf } };
+      const cs = async (who: "ours" | "go", args: string[]) => {
+        const r = await (who === "go" ? runGo : runOurs)(args, env);
+        assert.equal(r.code, 0, `${who} ${args.join(" ")}: ${r.stderr}`);
+        return firstLine(r.stdout);
+      };
+      const id = await cs("ours", ["create-layer"]);
+      assert.equal(Deno.readTextFileSync(`${s.graph}/overlay/.has-mount-program`), "true");
+      const p = await cs("ours", ["mount", id]);
+      try {
+        assert.equal(fstypeAt(p), "fuse.fuse-overlayfs");
+        assert.equal(await cs("go", ["mount", id]), p);
+        assert.equal(mountCount(s, id), 2);
+        await cs("go", ["unmount", id]);
+        assert.equal(fstypeAt(p), "fuse.fuse-overlayfs");
+      } finally {
+        await cs("ours", ["unmount", id]);
+      }
+      assert.equal(fstypeAt(p), null);
+    }),
+);
+
 /**
  * Every entry below `root`: path, mode bits, type, symlink target, and the contents of
  * overlay `link`/`lower` files; short link names and the container layer's random ID are
