@@ -4,7 +4,8 @@
  * (our `create-layer`) leaves no trace of the layer (record, driver directory, short
  * link, tar-split) and both CLIs list the store normally. Our import on vfs and overlay,
  * and Go's import on both, cleaned up by us. And (issue 2) our layer creation holds the
- * layers lock from the record's creation to its completion, so a Go reader waits for it.
+ * layers lock from the record's creation to its completion, so a Go reader waits for it;
+ * import-layer and diff keep their memory bounded whatever the layer size.
  */
 import assert from "node:assert/strict";
 import { encodeHeader } from "../archive/tar_writer.ts";
@@ -156,5 +157,82 @@ Deno.test(
         } catch { /* already exited */ }
         await child.status;
       }
+    }),
+);
+
+/** Resident set size of process `pid` in bytes (VmRSS), or 0 once it is gone. */
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test(
+  "interop memory: import-layer and diff of a 192 MiB layer keep our CLI's memory bounded",
+  T,
+  () =>
+    withStore("vfs", async (s) => {
+      const size = 192 * MiB, step = 16 * MiB;
+      // RSS samples every `step` bytes. Garbage collection lets the heap saw up and down by
+      // some tens of MiB (a plateau near 130 MiB for diff, measured up to 768 MiB of data);
+      // memory that followed the data would grow by most of the 192 MiB.
+      const bounded = (what: string, samples: number[]) => {
+        assert.ok(samples.length >= 8 && samples.every((x) => x > 0), `${what}: ${samples}`);
+        const grown = Math.max(...samples) - samples[0];
+        assert.ok(grown < size / 2, `${what} grew with the data: ${samples.map((x) => x >> 20)} MiB`);
+      };
+      const chunk = new Uint8Array(MiB).fill(0x63);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", CLI, ...s.all, "import-layer", "-i", ID],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      const samples: number[] = [];
+      try {
+        await w.write(encodeHeader({ name: "big", size, mode: 0o644, mtimeNs: 0n }));
+        for (let sent = MiB; sent <= size; sent += MiB) {
+          await w.write(chunk);
+          if (sent % step === 0) {
+            // Sample once the extraction has caught up to within a step of the input.
+            const deadline = Date.now() + 120_000;
+            while (sizeOf(bigFile(s)) < sent - step) {
+              assert.ok(Date.now() < deadline, "the extraction stopped");
+              await new Promise((r) => setTimeout(r, 5));
+            }
+            samples.push(rssOf(child.pid));
+          }
+        }
+        await w.write(new Uint8Array(1024));
+        await w.close();
+        const out = await child.output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      } finally {
+        await w.close().catch(() => {});
+        await child.status;
+      }
+      bounded("import-layer", samples);
+      assert.equal(sizeOf(bigFile(s)), size);
+
+      // diff read as it comes: its memory must not follow the output.
+      const diff = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", CLI, ...s.all, "diff", "-u", ID],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      let read = 0;
+      const diffSamples: number[] = [];
+      for await (const c of diff.stdout) {
+        const before = Math.floor(read / step);
+        read += c.length;
+        if (Math.floor(read / step) !== before) diffSamples.push(rssOf(diff.pid));
+      }
+      assert.equal((await diff.status).code, 0);
+      assert.equal(read, 512 + size + 1024, "the input replayed");
+      bounded("diff", diffSamples.slice(0, -1));
     }),
 );
