@@ -218,7 +218,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   // Like Go's GetStore, opening always consults the configuration for defaults.
   if (!config && !configError) await loadConfig();
-  const store = await openStore(state.options, config, configError, io.cwd, out, log);
+  const store = await openStore(state.options, configError, io.cwd, out, log);
   if (!store) return EXIT_FAILURE;
   try {
     return await runCommand(cmd, {
@@ -248,13 +248,12 @@ function absolute(path: string, cwd: string): string {
 /** Opens the store or prints Go's `error initializing: ...` and resolves to null. */
 async function openStore(
   options: StoreOptions,
-  config: LoadedConfig | null,
   configError: unknown,
   cwd: string,
   out: Printer,
   log: Logger,
 ): Promise<Store | null> {
-  const { DriverNotSupportedError, StoreOptionsMissingError } = await import("../store/errors.ts");
+  const { DriverNotSupportedError } = await import("../store/errors.ts");
   const fail = async (e: unknown) => {
     if (e instanceof DriverNotSupportedError) {
       await log.error(`Failed to GetDriver graph ${options.driverName ?? ""} ${options.graphRoot ?? ""}`);
@@ -264,11 +263,9 @@ async function openStore(
   };
   if (configError) return await fail(configError);
   const opts: StoreOptions = { ...options };
-  if (!opts.graphRoot && !opts.runRoot) return await fail(new StoreOptionsMissingError());
-  opts.graphRoot ||= config?.options.graphRoot ?? "";
-  opts.runRoot ||= config?.options.runRoot ?? "";
-  opts.graphRoot = absolute(opts.graphRoot, cwd);
-  opts.runRoot = absolute(opts.runRoot, cwd);
+  // Missing roots are filled (or refused) by openStore as Go's GetStore does.
+  if (opts.graphRoot) opts.graphRoot = absolute(opts.graphRoot, cwd);
+  if (opts.runRoot) opts.runRoot = absolute(opts.runRoot, cwd);
   if (opts.imageStore) opts.imageStore = absolute(opts.imageStore, cwd);
   // Go's graphdriver.New logs this before loading a named driver.
   if (opts.driverName) {

@@ -11,11 +11,10 @@ import {
   DriverNotSupportedError,
   DriverPrerequisitesError,
   StorageError,
-  StoreOptionsMissingError,
 } from "./errors.ts";
 import type { StoreOptions } from "./types.ts";
 import { type Driver, driverFactory, type DriverInit, driverNames } from "../drivers/driver.ts";
-import { defaultGraphRoot, defaultRunRoot } from "./config.ts";
+import { completeStoreOptions } from "./config.ts";
 import { LockFile } from "./lockfile.ts";
 import "../drivers/registry.ts";
 
@@ -78,13 +77,9 @@ function isDir(p: string): boolean {
  * DriverNotSupportedError (`failed to GetDriver graph NAME DIR`) for unknown drivers.
  */
 export async function openDriver(options: StoreOptions): Promise<OpenedDriver> {
-  let graphRoot = options.graphRoot ?? "";
-  let runRoot = options.runRoot ?? "";
-  if (graphRoot === "" && runRoot === "") throw new StoreOptionsMissingError();
-  if (graphRoot === "") graphRoot = defaultGraphRoot();
-  if (runRoot === "") runRoot = defaultRunRoot();
-  graphRoot = resolve(graphRoot);
-  runRoot = resolve(runRoot);
+  // Go's GetStore: no roots, no driver and no driver options → the defaults; no roots but
+  // a driver or options → StoreOptionsMissingError; one root missing → its default.
+  const { graphRoot, runRoot } = completeStoreOptions(options) as { graphRoot: string; runRoot: string };
   const imageStore = options.imageStore ? resolve(options.imageStore) : null;
   if (imageStore === graphRoot) {
     throw new StorageError(
