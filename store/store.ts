@@ -56,6 +56,7 @@ import { copyIDMap, mapsEqual, tryToContainer, validateIDMap } from "./idmap.ts"
 import { validateDigest } from "./digest.ts";
 import { openDriver, reinitDriver, splitDriverOptions } from "./open.ts";
 import { VERSION } from "./version.ts";
+import { loadStoreOptions } from "./config.ts";
 import type { CheckTarget } from "./check.ts";
 
 type Mode = "r" | "w";
@@ -1383,6 +1384,11 @@ async function directorySize(root: string): Promise<number> {
  * left behind, unless read-only).
  */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  // Go's GetStore: options naming no root, no driver and no driver option are replaced by
+  // the defaults of storage.conf (fields such as readOnly still apply).
+  if (!options.graphRoot && !options.runRoot && !options.driverName && !options.driverOptions?.length) {
+    options = { ...(await loadStoreOptions()).options, ...definedFields(options) };
+  }
   validateMaps(options);
   const opened = await openDriver(options);
   const store = new StoreImpl({
@@ -1402,4 +1408,10 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   });
   await store.load();
   return store;
+}
+
+/** The fields of `o` that are set (not undefined, not empty). */
+function definedFields(o: StoreOptions): StoreOptions {
+  const set = (v: unknown) => v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0);
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => set(v))) as StoreOptions;
 }
