@@ -158,3 +158,13 @@ export function mountsUnder(path: string, mounts: MountInfo[] = readMountInfo())
   const sel = mounts.filter((m) => m.mountPoint === p || m.mountPoint.startsWith(prefix));
   return sel.reverse();
 }
+
+/**
+ * Bind-mounts `path` onto itself unless it is a mount point already, then makes it
+ * private (Go's mount.MakePrivate): mounts made below it do not propagate to other
+ * mount namespaces, as Go does for a driver's home.
+ */
+export function makePrivate(path: string): void {
+  if (mountAt(path) === null) mount(path, path, "none", MS_BIND, null);
+  mount("", path, "none", MS_PRIVATE, null);
+}

@@ -114,3 +114,25 @@ Deno.test("parseMountInfo decodes fields, optional tags and octal escapes", () =
   assert.equal(m.mountAt("/mnt/a b", r)?.fstype, "overlay");
   assert.equal(m.mountAt("/mnt", r), null);
 });
+
+Deno.test("makePrivate bind-mounts a plain directory onto itself once and makes it private", () => {
+  const d = Deno.makeTempDirSync({ prefix: "cs-mount-" });
+  try {
+    // A shared parent mount: a plain bind mount below it would join its peer group.
+    Deno.mkdirSync(`${d}/t`);
+    m.mount("cs-test", `${d}/t`, "tmpfs", 0, "size=1m");
+    m.mount("", `${d}/t`, null, m.MS_SHARED, null);
+    Deno.mkdirSync(`${d}/t/home`);
+    Deno.writeTextFileSync(`${d}/t/home/f`, "x");
+    m.makePrivate(`${d}/t/home`);
+    const first = m.mountAt(`${d}/t/home`);
+    assert.ok(first, "home is a mount point");
+    assert.deepEqual(first.optional, []);
+    assert.equal(Deno.readTextFileSync(`${d}/t/home/f`), "x");
+    // Already a mount point: no second bind mount is stacked on it.
+    m.makePrivate(`${d}/t/home`);
+    assert.deepEqual(m.mountsUnder(`${d}/t/home`).map((x) => x.id), [first.id]);
+  } finally {
+    cleanup(d);
+  }
+});

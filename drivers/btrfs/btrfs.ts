@@ -19,7 +19,7 @@ import { rootPair } from "../../store/idmap.ts";
 import type { Change, IDMap } from "../../store/types.ts";
 import { EBUSY, ENOENT, ENOTEMPTY, errnoCode, errnoText, sysError } from "../../sys/errno.ts";
 import { geteuid, lchown, lstatNs } from "../../sys/fs.ts";
-import { mount, mountAt, MS_BIND, MS_PRIVATE, umount2 } from "../../sys/mount.ts";
+import { makePrivate, mountAt, umount2 } from "../../sys/mount.ts";
 import { FS_MAGIC, statfs } from "../../sys/statfs.ts";
 import { chownTreeByMaps, type IDMappings, ownerMapper } from "../copy_chown.ts";
 import {
@@ -103,12 +103,6 @@ function mkdirAllAs(path: string, mode: number, uid: number, gid: number): void 
     const st = lstatNs(dir);
     if (st.uid !== uid || st.gid !== gid) lchown(dir, uid, gid);
   }
-}
-
-/** Bind-mounts `home` onto itself unless it is a mount point already, then makes it private (Go's MakePrivate). */
-function makePrivate(home: string): void {
-  if (mountAt(home) === null) mount(home, home, "none", MS_BIND, null);
-  mount("", home, "none", MS_PRIVATE, null);
 }
 
 /** `Btrfs v6.2` from `btrfs --version` (Go prints the version of the headers it was built with). */

@@ -11,7 +11,7 @@
  */
 import { geteuid, lstatNs, statNs } from "../../sys/fs.ts";
 import { lgetxattr, llistxattr, lsetxattr } from "../../sys/xattr.ts";
-import { mount, mountAt, mountsUnder, MS_BIND, MS_PRIVATE, readMountInfo } from "../../sys/mount.ts";
+import { makePrivate, mountAt, mountsUnder, readMountInfo } from "../../sys/mount.ts";
 import { fsName, statfs } from "../../sys/statfs.ts";
 import { closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openFd } from "../../sys/fs.ts";
 import { syncfs } from "../../sys/newmount_overlay.ts";
@@ -913,12 +913,6 @@ function readLinkOrNull(path: string): string | null {
 function isLiveMount(path: string): boolean {
   const m = mountAt(path, readMountInfo());
   return m !== null && (m.fstype === "overlay" || m.fstype.startsWith("fuse"));
-}
-
-/** Bind-mounts `home` onto itself unless it is a mount point already, then makes it private (Go's MakePrivate). */
-function makePrivate(home: string): void {
-  if (mountAt(home) === null) mount(home, home, "none", MS_BIND, null);
-  mount("", home, "none", MS_PRIVATE, null);
 }
 
 /** `,uidmapping=C:H:S[:C:H:S...],gidmapping=...` for fuse-overlayfs (Go's optsAppendMappings). */
