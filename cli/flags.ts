@@ -15,6 +15,7 @@
  * @module
  */
 
+import { goParseBool } from "../drivers/options.ts";
 import { goList, goQuote } from "./quote.ts";
 
 /** What a flag holds. */
@@ -52,27 +53,6 @@ export class HelpRequested extends Error {
 
 /** A malformed command line; the message is what mflag prints. */
 export class FlagError extends Error {}
-
-/** Go's strconv.ParseBool; returns null for anything else. */
-export function parseGoBool(text: string): boolean | null {
-  switch (text) {
-    case "1":
-    case "t":
-    case "T":
-    case "TRUE":
-    case "true":
-    case "True":
-      return true;
-    case "0":
-    case "f":
-    case "F":
-    case "FALSE":
-    case "false":
-    case "False":
-      return false;
-  }
-  return null;
-}
 
 /** mflag strips one pair of surrounding quotes from `--x="v"` values. */
 function trimQuotes(s: string): string {
@@ -203,7 +183,7 @@ export class FlagSet {
     }
     if (flag.spec.kind === "bool") {
       if (hasValue) {
-        const b = parseGoBool(value);
+        const b = goParseBool(value);
         if (b === null) {
           return {
             seen: false,

@@ -23,6 +23,7 @@ import type {
   DriverMountOptions,
   FileGetter,
 } from "./driver.ts";
+import { parseBoolOption } from "./options.ts";
 import { naiveChanges, naiveDiff, naiveDiffSize } from "./naive.ts";
 import { dirFileGetter } from "./naive_getter.ts";
 
@@ -43,27 +44,6 @@ export interface VfsOptions {
   imageStores: string[];
   /** Ignore lchown failures while applying diffs (`vfs.ignore_chown_errors`). */
   ignoreChownErrors: boolean;
-}
-
-/** Go's strconv.ParseBool. */
-function parseGoBool(value: string): boolean {
-  switch (value) {
-    case "1":
-    case "t":
-    case "T":
-    case "TRUE":
-    case "true":
-    case "True":
-      return true;
-    case "0":
-    case "f":
-    case "F":
-    case "FALSE":
-    case "false":
-    case "False":
-      return false;
-  }
-  throw new DriverOptionError(`strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
 }
 
 /**
@@ -87,7 +67,7 @@ export function parseVfsOptions(options: Array<[string, string]>): VfsOptions {
       case "vfs.ignore_chown_errors":
       case ".ignore_chown_errors":
       case "ignore_chown_errors":
-        out.ignoreChownErrors = parseGoBool(value);
+        out.ignoreChownErrors = parseBoolOption(value);
         break;
       default:
         throw new DriverOptionError(`vfs driver does not support ${key} options`);

@@ -6,7 +6,7 @@
  * @module
  */
 import { DriverOptionError } from "../../store/errors.ts";
-import { ramInBytes } from "../overlay/options.ts";
+import { ramInBytes } from "../options.ts";
 
 /** Parsed btrfs driver options. */
 export interface BtrfsOptions {

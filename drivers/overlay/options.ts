@@ -5,6 +5,7 @@
  * @module
  */
 import { DriverOptionError } from "../../store/errors.ts";
+import { parseBoolOption, ramInBytes } from "../options.ts";
 
 /** The overlay driver's configuration after parsing. */
 export interface OverlayOptions {
@@ -26,43 +27,9 @@ export interface OverlayOptions {
   quotaInodes: number;
 }
 
-/** Go's strconv.ParseBool. */
-export function parseBool(val: string): boolean {
-  switch (val) {
-    case "1":
-    case "t":
-    case "T":
-    case "TRUE":
-    case "true":
-    case "True":
-      return true;
-    case "0":
-    case "f":
-    case "F":
-    case "FALSE":
-    case "false":
-    case "False":
-      return false;
-  }
-  throw new DriverOptionError(`strconv.ParseBool: parsing ${goQuote(val)}: invalid syntax`);
-}
-
 /** Go's `%q` for the plain strings that appear in option values. */
 function goQuote(s: string): string {
   return JSON.stringify(s);
-}
-
-/**
- * docker/go-units RAMInBytes: `10G`, `512m`, `1.5GiB`, `100` (binary multiples).
- * Errors read `invalid size: '...'`.
- */
-export function ramInBytes(val: string): number {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(val);
-  if (!m) throw new DriverOptionError(`invalid size: '${val}'`);
-  const n = parseFloat(m[1]);
-  const unit = (m[2] ?? "").toLowerCase();
-  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[unit]!;
-  return Math.floor(n * mult);
 }
 
 /**
@@ -120,10 +87,10 @@ export function parseOverlayOptions(options: Array<[string, string]>): OverlayOp
         o.mountProgram = val;
         break;
       case "skip_mount_home":
-        o.skipMountHome = parseBool(val);
+        o.skipMountHome = parseBoolOption(val);
         break;
       case "ignore_chown_errors":
-        o.ignoreChownErrors = parseBool(val);
+        o.ignoreChownErrors = parseBoolOption(val);
         break;
       case "force_mask": {
         let mask: number;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DriverOptionError } from "../../store/errors.ts";
-import { cleanPath, parseOverlayOptions, ramInBytes } from "./options.ts";
+import { cleanPath, parseOverlayOptions } from "./options.ts";
 import { parseMountOptions } from "./mountopts.ts";
 import { generateLinkID } from "./layout.ts";
 import { openDriver, withTempStore } from "./testutil.ts";
@@ -28,9 +28,6 @@ Deno.test("overlay options: known keys, prefixes, values", () => {
   assert.equal(parseOverlayOptions([["force_mask", "private"]]).forceMask, 0o700);
   assert.equal(parseOverlayOptions([["force_mask", "0750"]]).forceMask, 0o750);
   assert.equal(parseOverlayOptions([["size", "10G"]]).quotaSize, 10 * 1024 ** 3);
-  assert.equal(ramInBytes("512m"), 512 * 1024 ** 2);
-  assert.equal(ramInBytes("1.5GiB"), 1.5 * 1024 ** 3);
-  assert.equal(ramInBytes("100"), 100);
 });
 
 Deno.test("overlay options: Go's error texts", () => {
