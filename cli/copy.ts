@@ -10,6 +10,8 @@
 
 import { extractTar, tarDirectory, TarWriter, toContainer, toHost } from "../mod.ts";
 import type { IDMap, Layer } from "../mod.ts";
+// A pure path function, not store API: shared with the library rather than copied.
+import { cleanPath } from "../store/paths.ts";
 import { errorText } from "./errors.ts";
 import { flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
@@ -22,23 +24,6 @@ interface Maps {
 }
 
 const NO_MAPS: Maps = { uidMap: [], gidMap: [] };
-
-/** Go's filepath.Clean. */
-export function cleanPath(p: string): string {
-  const abs = p.startsWith("/");
-  const out: string[] = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!abs) out.push("..");
-    } else {
-      out.push(part);
-    }
-  }
-  const s = (abs ? "/" : "") + out.join("/");
-  return s === "" ? "." : s;
-}
 
 /** Go's filepath.Join. */
 function joinPath(a: string, b: string): string {

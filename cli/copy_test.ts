@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
-import { cleanPath, parseChown } from "./copy.ts";
+import { parseChown } from "./copy.ts";
 import { parseDuration } from "./maintenance.ts";
-
-Deno.test("cleanPath is Go's filepath.Clean (the trailing slash of copy targets is lost)", () => {
-  assert.equal(cleanPath("/m/newdir/"), "/m/newdir");
-  assert.equal(cleanPath("/m/../x/./y//z"), "/x/y/z");
-  assert.equal(cleanPath("/.."), "/");
-  assert.equal(cleanPath("a/../../b"), "../b");
-  assert.equal(cleanPath(""), ".");
-});
 
 Deno.test("--chown UID[:GID] with HEAD's errors", () => {
   assert.deepEqual(parseChown("5"), { uid: 5, gid: 5 });

@@ -5,6 +5,7 @@
  * @module
  */
 import { DriverOptionError } from "../../store/errors.ts";
+import { cleanPath } from "../../store/paths.ts";
 import { parseBoolOption, ramInBytes } from "../options.ts";
 
 /** The overlay driver's configuration after parsing. */
@@ -108,22 +109,4 @@ export function parseOverlayOptions(options: Array<[string, string]>): OverlayOp
     }
   }
   return o;
-}
-
-/** Go's filepath.Clean for absolute and relative paths. */
-export function cleanPath(p: string): string {
-  if (p === "") return ".";
-  const abs = p.startsWith("/");
-  const out: string[] = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!abs) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const s = out.join("/");
-  return abs ? "/" + s : (s === "" ? "." : s);
 }
