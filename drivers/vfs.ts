@@ -6,14 +6,19 @@
  *
  * @module
  */
-import { extractTar } from "../archive/extract.ts";
 import { DriverOptionError, StorageError } from "../store/errors.ts";
 import { rootPair } from "../store/idmap.ts";
 import type { Change, IDMap } from "../store/types.ts";
-import { sysError } from "../sys/errno.ts";
-import { geteuid, lchown, lstatNs } from "../sys/fs.ts";
 import { copyTree } from "./copy.ts";
 import { chownTreeByMaps, type IDMappings, ownerMapper } from "./copy_chown.ts";
+import {
+  checkMountOptions,
+  chownIfNeeded,
+  extractDeleting,
+  idBase,
+  mkdirAllAs,
+  statGo,
+} from "./dir_layers.ts";
 import type {
   Driver,
   DriverApplyOptions,
@@ -76,55 +81,11 @@ export function parseVfsOptions(options: Array<[string, string]>): VfsOptions {
   return out;
 }
 
-/** Go's filepath.Base: the last element, `.` for an empty path, `/` for slashes only. */
-function baseName(id: string): string {
-  if (id === "") return ".";
-  const trimmed = id.replace(/\/+$/, "");
-  if (trimmed === "") return "/";
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
-}
-
 function isDir(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
   } catch {
     return false;
-  }
-}
-
-/** Stat with Go's PathError wording on failure (`stat PATH: no such file or directory`). */
-function statGo(path: string): Deno.FileInfo {
-  try {
-    return Deno.statSync(path);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const errno: Record<string, number> = { ENOENT: 2, EACCES: 13, ENOTDIR: 20, ELOOP: 40, ENAMETOOLONG: 36 };
-    if (code && errno[code] !== undefined) throw sysError("stat", path, errno[code]);
-    throw err;
-  }
-}
-
-/** lchown unless the owner is already right (a non-root process cannot give files away). */
-function chownIfNeeded(path: string, uid: number, gid: number): void {
-  const st = lstatNs(path);
-  if (st.uid !== uid || st.gid !== gid) lchown(path, uid, gid);
-}
-
-/** Creates `path` and missing parents with `mode`, chowning the ones it created. */
-function mkdirAllOwned(path: string, mode: number, uid: number, gid: number): void {
-  const missing: string[] = [];
-  let p = path;
-  while (p !== "/" && p !== "" && !isDir(p)) {
-    missing.unshift(p);
-    p = p.slice(0, p.lastIndexOf("/")) || "/";
-  }
-  for (const dir of missing) {
-    try {
-      Deno.mkdirSync(dir, { mode });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
-    chownIfNeeded(dir, uid, gid);
   }
 }
 
@@ -179,7 +140,7 @@ export class VfsDriver implements Driver {
 
   /** The directory of layer `id`: the first home that has it, else the writable one. */
   dir(id: string): string {
-    const base = baseName(id);
+    const base = idBase(id);
     for (const home of this.homes) {
       const candidate = `${home}/dir/${base}`;
       if (isDir(candidate)) return candidate;
@@ -189,7 +150,7 @@ export class VfsDriver implements Driver {
 
   /** Where layer `id` is (or would be) written: under a writable home (default: the graph root's). */
   private ownDir(id: string, home = this.home): string {
-    return `${home}/dir/${baseName(id)}`;
+    return `${home}/dir/${idBase(id)}`;
   }
 
   /** Creates a read-only layer (in the split image store when there is one, as HEAD). */
@@ -209,7 +170,7 @@ export class VfsDriver implements Driver {
     const root = rootPair(options.uidMap ?? this.uidMap, options.gidMap ?? this.gidMap);
     const dir = this.ownDir(id, home);
     const dirs = `${home}/dir`;
-    mkdirAllOwned(dirs, 0o700, root.uid, root.gid);
+    mkdirAllAs(dirs, 0o700, root.uid, root.gid);
     // Go chowns `vfs/dir` to the new layer's root every time (MkdirAllAndChown).
     chownIfNeeded(dirs, root.uid, root.gid);
     // Go stats the parent first: a missing parent fails before anything is created.
@@ -256,10 +217,7 @@ export class VfsDriver implements Driver {
 
   /** Synchronous `get`. */
   dirFor(id: string, options: DriverMountOptions): string {
-    const opts = options.options ?? [];
-    if (opts.length > 1 || (opts.length === 1 && opts[0] !== "ro")) {
-      throw new DriverOptionError("vfs driver does not support mount options");
-    }
+    checkMountOptions("vfs", options);
     const dir = this.dir(id);
     if (!statGo(dir).isDirectory) throw new StorageError(`${dir}: not a directory`);
     return dir;
@@ -293,15 +251,7 @@ export class VfsDriver implements Driver {
     tar: ReadableStream<Uint8Array>,
     options: DriverApplyOptions,
   ): Promise<void> {
-    const dir = this.dirFor(id, {});
-    await extractTar(tar, dir, {
-      whiteoutFormat: "delete",
-      uidMap: options.uidMap,
-      gidMap: options.gidMap,
-      ignoreChownErrors: options.ignoreChownErrors || this.ignoreChownErrors,
-      rootless: geteuid() !== 0,
-      observers: options.observers,
-    });
+    await extractDeleting(this.dirFor(id, {}), tar, options, this.ignoreChownErrors);
   }
 
   /** A tar of the differences from the parent (all of the layer without one). */
@@ -364,7 +314,7 @@ export function createVfsDriver(init: DriverInit): Promise<VfsDriver> {
   return Promise.resolve().then(() => {
     const driver = new VfsDriver(init, parseVfsOptions(init.options));
     const root = rootPair(init.uidMap, init.gidMap);
-    mkdirAllOwned(driver.home, 0o700, root.uid, root.gid);
+    mkdirAllAs(driver.home, 0o700, root.uid, root.gid);
     return driver;
   });
 }

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { extractTar } from "../../archive/extract.ts";
 import {
   DriverOptionError,
   DriverPrerequisitesError,
@@ -17,11 +16,12 @@ import {
 } from "../../store/errors.ts";
 import { rootPair } from "../../store/idmap.ts";
 import type { Change, IDMap } from "../../store/types.ts";
-import { EBUSY, ENOENT, ENOTEMPTY, errnoCode, errnoText, sysError } from "../../sys/errno.ts";
-import { geteuid, lchown, lstatNs } from "../../sys/fs.ts";
+import { EBUSY, ENOENT, ENOTEMPTY, errnoCode, errnoText } from "../../sys/errno.ts";
+import { geteuid } from "../../sys/fs.ts";
 import { makePrivate, mountAt, umount2 } from "../../sys/mount.ts";
 import { FS_MAGIC, statfs } from "../../sys/statfs.ts";
 import { chownTreeByMaps, type IDMappings, ownerMapper } from "../copy_chown.ts";
+import { checkMountOptions, extractDeleting, idBase, mkdirAllAs, statGo } from "../dir_layers.ts";
 import {
   type Driver,
   type DriverApplyOptions,
@@ -58,50 +58,11 @@ const BASE_ROOT_MODE = 0o555;
  */
 const LIBRARY_VERSION = "102";
 
-/** Go's filepath.Base for IDs (no path components may escape the subvolumes dir). */
-function baseName(id: string): string {
-  if (id === "") return ".";
-  const trimmed = id.replace(/\/+$/, "");
-  if (trimmed === "") return "/";
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
-}
-
 function statOrNull(path: string): Deno.FileInfo | null {
   try {
     return Deno.statSync(path);
   } catch {
     return null;
-  }
-}
-
-/** Stat with Go's PathError wording (`stat PATH: no such file or directory`). */
-function statGo(path: string): Deno.FileInfo {
-  try {
-    return Deno.statSync(path);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const errno: Record<string, number> = { ENOENT: 2, EACCES: 13, ENOTDIR: 20, ELOOP: 40, ENAMETOOLONG: 36 };
-    if (code && errno[code] !== undefined) throw sysError("stat", path, errno[code]);
-    throw err;
-  }
-}
-
-/** Creates `path` and missing parents with `mode`, owned by uid:gid (Go's MkdirAllAs). */
-function mkdirAllAs(path: string, mode: number, uid: number, gid: number): void {
-  const missing: string[] = [];
-  let p = path;
-  while (p !== "/" && p !== "" && statOrNull(p) === null) {
-    missing.unshift(p);
-    p = p.slice(0, p.lastIndexOf("/")) || "/";
-  }
-  for (const dir of missing) {
-    try {
-      Deno.mkdirSync(dir, { mode });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
-    const st = lstatNs(dir);
-    if (st.uid !== uid || st.gid !== gid) lchown(dir, uid, gid);
   }
 }
 
@@ -151,7 +112,7 @@ export class BtrfsDriver implements Driver {
 
   /** The subvolume of layer `id`. */
   dir(id: string): string {
-    return `${this.subvolumesDir}/${baseName(id)}`;
+    return `${this.subvolumesDir}/${idBase(id)}`;
   }
 
   /** Whether quotas are on, probing the filesystem the first time (Go's updateQuotaStatus). */
@@ -192,7 +153,7 @@ export class BtrfsDriver implements Driver {
     const root = rootPair(this.uidMap, this.gidMap);
     const subvolumes = this.subvolumesDir;
     mkdirAllAs(subvolumes, 0o700, root.uid, root.gid);
-    const name = baseName(id);
+    const name = idBase(id);
     const dir = `${subvolumes}/${name}`;
     if (parent) {
       const parentDir = this.dir(parent);
@@ -230,7 +191,7 @@ export class BtrfsDriver implements Driver {
    */
   remove(id: string): Promise<void> {
     return Promise.resolve().then(() => {
-      const name = baseName(id);
+      const name = idBase(id);
       const dir = `${this.subvolumesDir}/${name}`;
       if (statOrNull(dir) === null && !isSymlink(dir)) return;
       try {
@@ -298,14 +259,11 @@ export class BtrfsDriver implements Driver {
   dirFor(id: string, options: DriverMountOptions): string {
     const dir = this.dir(id);
     const st = statGo(dir);
-    const opts = options.options ?? [];
-    if (opts.length > 1 || (opts.length === 1 && opts[0] !== "ro")) {
-      throw new DriverOptionError("btrfs driver does not support mount options");
-    }
+    checkMountOptions("btrfs", options);
     if (!st.isDirectory) throw new StorageError(`${dir}: not a directory`);
     let quota: string | null = null;
     try {
-      quota = Deno.readTextFileSync(`${this.quotasDir}/${baseName(id)}`);
+      quota = Deno.readTextFileSync(`${this.quotasDir}/${idBase(id)}`);
     } catch {
       // No quota for this layer.
     }
@@ -351,15 +309,7 @@ export class BtrfsDriver implements Driver {
     tar: ReadableStream<Uint8Array>,
     options: DriverApplyOptions,
   ): Promise<void> {
-    const dir = this.dirFor(id, {});
-    await extractTar(tar, dir, {
-      whiteoutFormat: "delete",
-      uidMap: options.uidMap,
-      gidMap: options.gidMap,
-      ignoreChownErrors: options.ignoreChownErrors,
-      rootless: geteuid() !== 0,
-      observers: options.observers,
-    });
+    await extractDeleting(this.dirFor(id, {}), tar, options);
   }
 
   /** A tar of the differences from the parent (all of the layer without one). */
