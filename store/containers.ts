@@ -25,6 +25,7 @@ import {
   dedupeNames,
   generateId,
   type NameOperation,
+  noteBigData,
   nowTimestamp,
   readFileOrNull,
   removeAll,
@@ -207,15 +208,7 @@ export class ContainerStore extends RecordFile<Container> {
     this.assertWritable();
     const c = this.get(ref);
     await writeBigDataFile(this.dataDir(c.id), key, "container", data);
-    const digest = sha256Digest(data);
-    let save = c.bigDataSizes[key] !== data.length || c.bigDataDigests[key] !== digest;
-    c.bigDataSizes = { ...c.bigDataSizes, [key]: data.length };
-    c.bigDataDigests = { ...c.bigDataDigests, [key]: digest };
-    if (!c.bigDataNames.includes(key)) {
-      c.bigDataNames = [...c.bigDataNames, key];
-      save = true;
-    }
-    if (save) this.save();
+    if (noteBigData(c, key, data.length, sha256Digest(data))) this.save();
   }
 
   /** Reads a big-data item; a missing file fails with the OS error, as in Go. */

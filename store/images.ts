@@ -25,6 +25,7 @@ import {
   dedupeNames,
   generateId,
   type NameOperation,
+  noteBigData,
   nowTimestamp,
   readFileOrNull,
   removeAll,
@@ -281,14 +282,7 @@ export class ImageStore extends RecordFile<Image> {
       newDigest = digest;
     }
     await writeBigDataFile(this.dataDir(img.id), key, "image", data);
-    let save = false;
-    if (img.bigDataSizes[key] !== data.length || img.bigDataDigests[key] !== newDigest) save = true;
-    img.bigDataSizes = { ...img.bigDataSizes, [key]: data.length };
-    img.bigDataDigests = { ...img.bigDataDigests, [key]: newDigest };
-    if (!img.bigDataNames.includes(key)) {
-      img.bigDataNames = [...img.bigDataNames, key];
-      save = true;
-    }
+    let save = noteBigData(img, key, data.length, newDigest);
     const before = img.digest;
     recomputeDigests(img);
     if (img.digest !== before) save = true;

@@ -265,6 +265,31 @@ export async function writeBigDataFile(
   await writeFileAtomic(`${dir}/${name}`, data, { mode: 0o600 });
 }
 
+/** The big-data bookkeeping of images and containers. */
+export interface BigDataRecord {
+  /** Keys in first-set order. */
+  bigDataNames: string[];
+  /** Key → size in bytes. */
+  bigDataSizes: Record<string, number>;
+  /** Key → digest. */
+  bigDataDigests: Record<string, string>;
+}
+
+/**
+ * Records a stored item's size and digest on its record (new objects, so that copies
+ * handed out earlier keep theirs); returns whether the record changed and needs saving.
+ */
+export function noteBigData(r: BigDataRecord, key: string, size: number, digest: string): boolean {
+  let changed = r.bigDataSizes[key] !== size || r.bigDataDigests[key] !== digest;
+  r.bigDataSizes = { ...r.bigDataSizes, [key]: size };
+  r.bigDataDigests = { ...r.bigDataDigests, [key]: digest };
+  if (!r.bigDataNames.includes(key)) {
+    r.bigDataNames = [...r.bigDataNames, key];
+    changed = true;
+  }
+  return changed;
+}
+
 /** Path of a big-data file; null when the key cannot name a file. */
 export function bigDataPath(dir: string, key: string, kind: "layer" | "image" | "container"): string | null {
   try {

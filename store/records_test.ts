@@ -6,6 +6,7 @@ import {
   dedupeNames,
   formatTimestamp,
   generateId,
+  noteBigData,
   nowTimestamp,
   parseTimestampNs,
   RecordIndex,
@@ -84,6 +85,22 @@ Deno.test("big-data file names follow Go (checked against files the Go CLI wrote
   for (const bad of [".", "..", "????"]) {
     assert.throws(() => bigDataFileName(bad, "layer"), InvalidBigDataNameError, bad);
   }
+});
+
+Deno.test("noteBigData records size and digest in new objects and tells when the record changed", () => {
+  const r = { bigDataNames: ["a"], bigDataSizes: { a: 1 }, bigDataDigests: { a: "sha256:1" } };
+  const sizes = r.bigDataSizes, names = r.bigDataNames;
+  assert.equal(noteBigData(r, "a", 1, "sha256:1"), false);
+  assert.equal(noteBigData(r, "a", 2, "sha256:1"), true);
+  assert.equal(noteBigData(r, "a", 2, "sha256:2"), true);
+  assert.equal(noteBigData(r, "b", 0, "sha256:0"), true);
+  assert.deepEqual(r, {
+    bigDataNames: ["a", "b"],
+    bigDataSizes: { a: 2, b: 0 },
+    bigDataDigests: { a: "sha256:2", b: "sha256:0" },
+  });
+  // Copies handed out before keep what they had.
+  assert.deepEqual([sizes, names], [{ a: 1 }, ["a"]]);
 });
 
 Deno.test("big-data files are written 0600 in 0700 directories", async () => {
