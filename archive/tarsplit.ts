@@ -16,6 +16,8 @@ import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
 import { Crc64 } from "./crc64.ts";
 import { decompress } from "./compression.ts";
+import { fileSource } from "./source.ts";
+import { readInto } from "../sys/fs.ts";
 import { errno, S } from "../sys/libc.ts";
 import { decodeName, hasRawBytes, p0 } from "./rawpath.ts";
 import { sysError } from "../sys/errno.ts";
@@ -231,131 +233,256 @@ export interface TarSplitEntry {
 
 /** Reads the JSON lines of a (gzip'd or plain) tar-split file one at a time. */
 export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry> {
-  const f = await Deno.open(file, { read: true });
-  const { stream } = await decompress(f.readable);
-  const dec = new TextDecoder();
-  let carry = "";
-  const parse = (line: string): TarSplitEntry => {
-    let j: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null };
-    try {
-      j = JSON.parse(line);
-    } catch (e) {
-      throw new ArchiveError(`invalid tar-split line: ${(e as Error).message}`, file, { cause: e });
+  const src = await LineSource.open(file);
+  try {
+    for (;;) {
+      const line = src.line();
+      if (line !== null) {
+        if (line.trim() !== "") yield parseLine(line, file);
+        continue;
+      }
+      if (src.done) return;
+      await src.refill();
     }
-    const name = j.name ?? (j.name_raw ? decodeName(unbase64(j.name_raw)) : "");
-    return {
-      type: j.type ?? 0,
-      name,
-      size: j.size ?? 0,
-      payload: j.payload == null ? null : unbase64(j.payload),
-    };
-  };
-  for await (const chunk of stream) {
-    const text = carry + dec.decode(chunk, { stream: true });
-    let start = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-      const line = text.slice(start, nl);
-      start = nl + 1;
-      if (line.trim() !== "") yield parse(line);
-    }
-    carry = text.slice(start);
+  } finally {
+    await src.close().catch(() => {});
   }
-  carry += dec.decode();
-  if (carry.trim() !== "") yield parse(carry);
+}
+
+/** Bytes per chunk of replay output (one write of the consumer each). */
+const OUT_CHUNK = 1 << 20;
+// A segment line as Go and we write it; other shapes go through JSON.parse.
+const SEG_PREFIX = '{"type":2,"payload":"';
+const ONE = new Uint8Array(1);
+
+/**
+ * Lines of a (gzip'd or plain) tar-split file: complete lines are taken synchronously
+ * from the decoded text, which is refilled (one await) a decompressed chunk at a time.
+ */
+class LineSource {
+  private text = "";
+  private pos = 0;
+  private eof = false;
+  private readonly dec = new TextDecoder();
+  private constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+
+  static async open(file: string): Promise<LineSource> {
+    const { stream } = await decompress(await fileSource(file));
+    return new LineSource(stream[Symbol.asyncIterator]());
+  }
+
+  /** The next line, or null when more text must be read first (or at the end, see `done`). */
+  line(): string | null {
+    const nl = this.text.indexOf("\n", this.pos);
+    if (nl >= 0) {
+      const l = this.text.slice(this.pos, nl);
+      this.pos = nl + 1;
+      return l;
+    }
+    if (!this.eof || this.pos >= this.text.length) return null;
+    const l = this.text.slice(this.pos);
+    this.pos = this.text.length;
+    return l;
+  }
+
+  /** True once every line was taken. */
+  get done(): boolean {
+    return this.eof && this.pos >= this.text.length;
+  }
+
+  /** Reads the next decompressed chunk. */
+  async refill(): Promise<void> {
+    const r = await this.it.next();
+    const rest = this.text.slice(this.pos);
+    this.text = r.done ? rest + this.dec.decode() : rest + this.dec.decode(r.value, { stream: true });
+    this.pos = 0;
+    if (r.done) this.eof = true;
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.(undefined);
+  }
+}
+
+/** Decoded length of standard (padded) base64 text of length `n` ending as `s` does. */
+function b64Len(s: string, start: number, end: number): number {
+  const n = end - start;
+  if (n % 4 !== 0) return -1;
+  let pad = 0;
+  if (n > 0 && s.charCodeAt(end - 1) === 0x3d) pad = s.charCodeAt(end - 2) === 0x3d ? 2 : 1;
+  return (n / 4) * 3 - pad;
+}
+
+/** A file being copied into the output: raw fd (getter.openFd) or FsFile. */
+interface OpenFile {
+  fd: number;
+  f: Deno.FsFile | null;
+  name: string;
+  left: number;
+  want: Uint8Array | null;
 }
 
 /**
  * Rebuilds the original uncompressed tar from a tar-split file and the layer's files
- * (opened through `getter`), verifying each file's CRC-64 (mismatch → IntegrityError).
- * The getter is closed when the stream ends or is cancelled. Files are read with
- * synchronous reads (no thread-pool round trip per small file); each pull produces
- * about 256 KiB of output.
+ * (opened through `getter`, by raw descriptor when it has `openFd`), verifying each
+ * file's CRC-64 (mismatch, or a file shorter or longer than recorded → IntegrityError).
+ * The getter is closed when the stream ends or is cancelled. Headers and file contents
+ * are gathered synchronously into 1 MiB chunks (file data is read straight into them),
+ * so the consumer sees few large writes; only refilling the tar-split text awaits.
  */
 export function replayTarSplit(file: string, getter: FileGetter): ReadableStream<Uint8Array> {
-  const it = readTarSplit(file);
+  let src: LineSource | null = null;
   let closed = false;
+  let cur: OpenFile | null = null;
+  let out = new Uint8Array(OUT_CHUNK);
+  let pos = 0;
+  const crc = new Crc64();
+  const closeFile = () => {
+    const c = cur;
+    cur = null;
+    if (!c) return;
+    if (c.f) {
+      try {
+        c.f.close();
+      } catch { /* closed */ }
+    } else S.close(c.fd);
+  };
   const close = async () => {
+    closeFile();
     if (closed) return;
     closed = true;
-    await it.return(undefined).catch(() => {});
+    await src?.close().catch(() => {});
     await getter.close();
   };
-  // A file being copied (large files span several pulls so memory stays bounded).
-  let cur: { f: Deno.FsFile; name: string; left: number; crc: Crc64; want: Uint8Array | null } | null = null;
   const fail = (name: string) =>
     new IntegrityError(`file integrity checksum failed for ${JSON.stringify(name)}`);
-  /** Copies up to 1 MiB of the current file; returns the bytes (enqueued by the caller). */
-  const copy = (): Uint8Array => {
+  const read = (c: OpenFile, buf: Uint8Array): number =>
+    c.f ? (c.f.readSync(buf) ?? 0) : readInto(c.fd, buf, c.name);
+  /** Copies the current file into `out` until it ends or `out` is full. */
+  const copy = () => {
     const c = cur!;
-    const buf = new Uint8Array(Math.min(c.left, 1 << 20));
-    let got = 0;
-    while (got < buf.length) {
-      const n = c.f.readSync(got ? buf.subarray(got) : buf);
-      if (n === null) break;
-      got += n;
+    while (c.left > 0 && pos < out.length) {
+      const end = pos + Math.min(c.left, out.length - pos);
+      const n = read(c, out.subarray(pos, end));
+      if (n === 0) throw fail(c.name);
+      crc.update(out.subarray(pos, pos + n));
+      pos += n;
+      c.left -= n;
     }
-    if (got < buf.length) throw fail(c.name);
-    c.crc.update(buf);
-    c.left -= got;
-    if (c.left === 0) {
-      // The file must not be longer than recorded either.
-      const extra = c.f.readSync(new Uint8Array(1));
-      c.f.close();
-      cur = null;
-      if (extra !== null || !c.want || !equal(c.crc.digest(), c.want)) throw fail(c.name);
+    if (c.left > 0) return;
+    // The file must not be longer than recorded either.
+    const extra = read(c, ONE);
+    const ok = extra === 0 && c.want !== null && equal(crc.digest(), c.want);
+    closeFile();
+    if (!ok) throw fail(c.name);
+  };
+  /** Hands out the filled part of `out` and starts a new chunk of at least `min` bytes. */
+  const emit = (ctl: ReadableStreamDefaultController<Uint8Array>, min = 0) => {
+    if (pos > 0) ctl.enqueue(pos === out.length ? out : out.subarray(0, pos));
+    out = new Uint8Array(Math.max(OUT_CHUNK, min));
+    pos = 0;
+  };
+  /** Appends one segment line's payload; returns true when a chunk was emitted. */
+  const segment = (ctl: ReadableStreamDefaultController<Uint8Array>, line: string, end: number): boolean => {
+    const start = SEG_PREFIX.length;
+    const n = b64Len(line, start, end);
+    if (n < 0) throw new ArchiveError("invalid tar-split line: bad base64 payload", file);
+    if (n === 0) return false;
+    let emitted = false;
+    if (n > out.length - pos) {
+      emit(ctl, n);
+      emitted = true;
     }
-    return buf;
+    try {
+      // deno-lint-ignore no-explicit-any
+      (out.subarray(pos, pos + n) as any).setFromBase64(line.slice(start, end));
+    } catch (e) {
+      throw new ArchiveError(`invalid tar-split line: ${(e as Error).message}`, file, { cause: e });
+    }
+    pos += n;
+    return emitted;
   };
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
       try {
-        let produced = 0;
-        while (produced < (256 << 10)) {
+        src ??= await LineSource.open(file);
+        for (;;) {
           if (cur) {
-            const b = copy();
-            ctl.enqueue(b);
-            produced += b.length;
+            copy();
+            if (pos === out.length) return emit(ctl);
             continue;
           }
-          const r = await it.next();
-          if (r.done) {
+          const line = src.line();
+          if (line === null) {
+            if (!src.done) {
+              await src.refill();
+              continue;
+            }
+            emit(ctl);
             await close();
             ctl.close();
             return;
           }
-          const e = r.value;
-          if (e.type === EntryType.Segment) {
-            if (e.payload && e.payload.length) {
-              ctl.enqueue(e.payload);
-              produced += e.payload.length;
+          if (line.startsWith(SEG_PREFIX)) {
+            const q = line.indexOf('"', SEG_PREFIX.length);
+            if (q > 0 && line.startsWith('","position":', q)) {
+              if (segment(ctl, line, q)) return;
+              continue;
             }
+          }
+          if (line.charCodeAt(0) !== 0x7b && line.trim() === "") continue;
+          const e = parseLine(line, file);
+          if (e.type === EntryType.Segment) {
+            const p = e.payload;
+            if (!p || p.length === 0) continue;
+            let emitted = false;
+            if (p.length > out.length - pos) {
+              emit(ctl, p.length);
+              emitted = true;
+            }
+            out.set(p, pos);
+            pos += p.length;
+            if (emitted) return;
             continue;
           }
           if (e.type !== EntryType.File) throw new ArchiveError(`unknown tar-split entry type ${e.type}`);
           if (e.size <= 0) continue;
-          const f = await getter.open(e.name);
-          if (!f) {
+          let fd = -1;
+          let f: Deno.FsFile | null = null;
+          if (getter.openFd) fd = getter.openFd(e.name);
+          else f = await getter.open(e.name);
+          if (fd < 0 && !f) {
             throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(e.name)}: missing`);
           }
-          cur = { f, name: e.name, left: e.size, crc: new Crc64(), want: e.payload };
+          crc.reset();
+          cur = { fd, f, name: e.name, left: e.size, want: e.payload };
         }
       } catch (err) {
-        try {
-          cur?.f.close();
-        } catch { /* closed */ }
-        cur = null;
         await close();
         throw err;
       }
     },
     async cancel() {
-      try {
-        cur?.f.close();
-      } catch { /* closed */ }
-      cur = null;
       await close();
     },
   }, { highWaterMark: 0 });
+}
+
+/** Parses one tar-split JSON line. */
+function parseLine(line: string, file: string): TarSplitEntry {
+  let j: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null };
+  try {
+    j = JSON.parse(line);
+  } catch (e) {
+    throw new ArchiveError(`invalid tar-split line: ${(e as Error).message}`, file, { cause: e });
+  }
+  const name = j.name ?? (j.name_raw ? decodeName(unbase64(j.name_raw)) : "");
+  return {
+    type: j.type ?? 0,
+    name,
+    size: j.size ?? 0,
+    payload: j.payload == null ? null : unbase64(j.payload),
+  };
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -380,30 +507,43 @@ export function dirFileGetter(dirs: string[]): FileGetter {
     }
     return statView.getUint32(24, true) & 0o170000;
   };
+  /** Host path of the regular file `path` in the first directory that has it, or null. */
+  const locate = (path: string): string | null => {
+    const rel = cleanPath("/" + path).slice(1);
+    if (rel === "") return null;
+    const slash = rel.lastIndexOf("/");
+    const parent = slash < 0 ? "" : rel.slice(0, slash);
+    search: for (let k = 0; k < dirs.length; k++) {
+      const known = realDirs[k];
+      if (!known.has(parent)) {
+        let prefix = "";
+        for (const c of parent.split("/")) {
+          prefix = prefix ? `${prefix}/${c}` : c;
+          if (known.has(prefix)) continue;
+          if (kind(`${dirs[k]}/${prefix}`) !== 0o040000) continue search;
+          known.add(prefix);
+        }
+      }
+      const abs = `${dirs[k]}/${rel}`;
+      if (kind(abs) === 0o100000) return abs;
+    }
+    return null;
+  };
   return {
     open(path: string): Promise<Deno.FsFile | null> {
-      const rel = cleanPath("/" + path).slice(1);
-      if (rel === "") return Promise.resolve(null);
-      const slash = rel.lastIndexOf("/");
-      const parent = slash < 0 ? "" : rel.slice(0, slash);
-      search: for (let k = 0; k < dirs.length; k++) {
-        const known = realDirs[k];
-        if (!known.has(parent)) {
-          let prefix = "";
-          for (const c of parent.split("/")) {
-            prefix = prefix ? `${prefix}/${c}` : c;
-            if (known.has(prefix)) continue;
-            if (kind(`${dirs[k]}/${prefix}`) !== 0o040000) continue search;
-            known.add(prefix);
-          }
-        }
-        const abs = `${dirs[k]}/${rel}`;
-        const t = kind(abs);
-        if (t === -1) continue;
-        if (t !== 0o100000) continue;
-        return Promise.resolve(openRaw(abs));
+      try {
+        const abs = locate(path);
+        return Promise.resolve(abs === null ? null : openRaw(abs));
+      } catch (e) {
+        return Promise.reject(e);
       }
-      return Promise.resolve(null);
+    },
+    openFd(path: string): number {
+      const abs = locate(path);
+      if (abs === null) return -1;
+      const fd = S.open(p0(abs), O_CLOEXEC | O_NOFOLLOW, 0);
+      if (fd < 0) throw sysError("open", abs, errno());
+      return fd;
     },
     close(): Promise<void> {
       return Promise.resolve();
@@ -411,13 +551,14 @@ export function dirFileGetter(dirs: string[]): FileGetter {
   };
 }
 
+const O_CLOEXEC = 0o2000000, O_NOFOLLOW = 0o400000;
 const statBuf = new Uint8Array(144);
 const statView = new DataView(statBuf.buffer);
 
 /** Opens a file for reading; names with raw bytes go through an fd and /proc/self/fd. */
 function openRaw(abs: string): Deno.FsFile {
   if (!hasRawBytes(abs)) return Deno.openSync(abs, { read: true });
-  const fd = S.open(p0(abs), 0o2000000 /* O_CLOEXEC */ | 0o400000, /* O_NOFOLLOW */ 0);
+  const fd = S.open(p0(abs), O_CLOEXEC | O_NOFOLLOW, 0);
   if (fd < 0) throw sysError("open", abs, errno());
   try {
     return Deno.openSync(`/proc/self/fd/${fd}`, { read: true });

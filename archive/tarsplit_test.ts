@@ -12,8 +12,10 @@ import {
   TarSplitRecorder,
 } from "./tarsplit.ts";
 import { TypeFlag } from "./types.ts";
+import { crc64 } from "./crc64.ts";
 import { IDSetCollector } from "./idset.ts";
-import { IntegrityError } from "../store/errors.ts";
+import { ArchiveError, IntegrityError } from "../store/errors.ts";
+import type { FileGetter } from "../drivers/driver.ts";
 import {
   buildRichTree,
   collect,
@@ -26,6 +28,13 @@ import {
   streamOf,
   tmp,
 } from "./test_util.ts";
+
+const crcOf = (s: string) => crc64(new TextEncoder().encode(s));
+
+/** The getter without its raw-descriptor fast path. */
+function withoutFd(g: FileGetter): FileGetter {
+  return { open: (p) => g.open(p), close: () => g.close() };
+}
 
 /** Extracts `tarPath` into `dir` while recording, then replays; returns the replayed bytes. */
 async function roundTrip(tarPath: string, dir: string): Promise<Uint8Array> {
@@ -115,16 +124,20 @@ Deno.test("replay detects modified, truncated, extended and missing files (Integ
     Deno.writeFileSync(`${d}/t.tar`, tar);
     const good = await roundTrip(`${d}/t.tar`, `${d}/x`);
     assert.equal(sha256(good), sha256(tar));
-    const ts = `${d}/x.tar-split.gz`, getter = () => dirFileGetter([`${d}/x`]);
-    for (const change of ["tontent", "conten", "content!"]) {
-      Deno.writeTextFileSync(`${d}/x/f`, change);
-      await assert.rejects(
-        collect(replayTarSplit(ts, getter())),
-        (e) => e instanceof IntegrityError && /"f"/.test(e.message),
-      );
+    const ts = `${d}/x.tar-split.gz`;
+    // Both ways of reading files: raw descriptors (openFd) and FsFile (open only).
+    for (const getter of [() => dirFileGetter([`${d}/x`]), () => withoutFd(dirFileGetter([`${d}/x`]))]) {
+      for (const change of ["tontent", "conten", "content!"]) {
+        Deno.writeTextFileSync(`${d}/x/f`, change);
+        await assert.rejects(
+          collect(replayTarSplit(ts, getter())),
+          (e) => e instanceof IntegrityError && /"f"/.test(e.message),
+        );
+      }
+      Deno.removeSync(`${d}/x/f`);
+      await assert.rejects(collect(replayTarSplit(ts, getter())), IntegrityError);
+      Deno.writeTextFileSync(`${d}/x/f`, "content");
     }
-    Deno.removeSync(`${d}/x/f`);
-    await assert.rejects(collect(replayTarSplit(ts, getter())), IntegrityError);
   } finally {
     rm(d);
   }
@@ -217,6 +230,64 @@ with tarfile.open('g.tar', 'w', format=tarfile.PAX_FORMAT, pax_headers={'comment
     assert.equal(lines[1], '{"type":1,"name":"././@PaxHeader","payload":null,"position":1}');
     assert.deepEqual(ids.uidSet(), [0, 1000]);
     assert.deepEqual([...Deno.readDirSync(`${d}/x`)].map((e) => e.name), ["f"]);
+  } finally {
+    rm(d);
+  }
+});
+
+Deno.test("replay: files and segments larger than an output chunk, through both getter paths", async () => {
+  const d = tmp();
+  try {
+    const big = new Uint8Array(2_500_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) >>> 3;
+    const tail = new Uint8Array(2_300_000).fill(0x5a); // trailing data: segments of up to 1 MiB
+    const body = makeTar([
+      { name: "small", data: "s" },
+      { name: "big", data: big },
+      { name: "d/after", data: "after" },
+    ]);
+    const tar = new Uint8Array(body.length + tail.length);
+    tar.set(body);
+    tar.set(tail, body.length);
+    Deno.writeFileSync(`${d}/t.tar`, tar);
+    const first = await roundTrip(`${d}/t.tar`, `${d}/x`);
+    assert.equal(sha256(first), sha256(tar));
+    const again = await collect(replayTarSplit(`${d}/x.tar-split.gz`, withoutFd(dirFileGetter([`${d}/x`]))));
+    assert.equal(sha256(again), sha256(tar));
+  } finally {
+    rm(d);
+  }
+});
+
+Deno.test("replay: lines in other shapes (plain file, key order, null and empty payloads, blank lines)", async () => {
+  const d = tmp();
+  try {
+    Deno.mkdirSync(`${d}/x`);
+    Deno.writeTextFileSync(`${d}/x/f`, "hello");
+    const b64 = (s: string) => btoa(s);
+    const lines = [
+      `{"type":2,"payload":"${b64("HEAD1")}","position":0}`,
+      `{"position":1,"type":2,"payload":"${b64("HEAD2")}"}`,
+      `{"type":2,"payload":null,"position":2}`,
+      `{"type":2,"payload":"","position":3}`,
+      "",
+      `  `,
+      `{"type":1,"name":"f","size":5,"payload":"${
+        b64(String.fromCharCode(...crcOf("hello")))
+      }","position":4}`,
+      `{"type":1,"name":"empty","payload":null,"position":5}`,
+      `{"type":2,"payload":"${b64("END")}","position":6}`,
+    ];
+    Deno.writeTextFileSync(`${d}/ts.json`, lines.join("\n")); // no final newline
+    const out = await collect(replayTarSplit(`${d}/ts.json`, dirFileGetter([`${d}/x`])));
+    assert.equal(new TextDecoder().decode(out), "HEAD1HEAD2helloEND");
+    Deno.writeTextFileSync(`${d}/bad.json`, `{"type":2,"payload":"abc","position":0}\n`);
+    await assert.rejects(collect(replayTarSplit(`${d}/bad.json`, dirFileGetter([`${d}/x`]))), ArchiveError);
+    Deno.writeTextFileSync(`${d}/bad2.json`, `{"type":3,"position":0}\n`);
+    await assert.rejects(
+      collect(replayTarSplit(`${d}/bad2.json`, dirFileGetter([`${d}/x`]))),
+      /unknown tar-split entry type 3/,
+    );
   } finally {
     rm(d);
   }

@@ -65,6 +65,11 @@ export interface DriverDiffOptions {
 export interface FileGetter {
   /** Opens a file by its path inside the layer; null when absent. */
   open(path: string): Promise<Deno.FsFile | null>;
+  /**
+   * Optional fast path of `open`: a raw read-only file descriptor (the caller closes it
+   * with close(2)), or -1 when absent. Throws as `open` rejects.
+   */
+  openFd?(path: string): number;
   /** Releases what the getter holds (mounts, descriptors). */
   close(): Promise<void>;
 }

@@ -9,13 +9,20 @@
  * @module
  */
 import type { FileGetter } from "./driver.ts";
+import { lstatMode, p0, readLinkName } from "../archive/rawpath.ts";
+import { errno, S } from "../sys/libc.ts";
+import { EINTR, ELOOP, ENOENT, ENOTDIR, sysError } from "../sys/errno.ts";
 
 const MAX_LINKS = 255;
+const S_IFMT = 0o170000, S_IFLNK = 0o120000;
+const O_RDONLY_CLOEXEC = 0o2000000;
+const O_NOFOLLOW = 0o400000;
 
 /**
  * Resolves `path` inside `root` with chroot semantics (like Go's securejoin) and returns
  * the host path; the last component is resolved too when `followLast` is true. Missing
- * components are kept as they are (the result may not exist).
+ * components are kept as they are (the result may not exist). Names are byte-exact
+ * (see archive/rawpath.ts).
  */
 export function resolveInRoot(root: string, path: string, followLast = true): string {
   const base = root.length > 1 ? root.replace(/\/+$/, "") : root;
@@ -35,10 +42,11 @@ export function resolveInRoot(root: string, path: string, followLast = true): st
       break;
     }
     let target: string | null = null;
-    try {
-      if (Deno.lstatSync(candidate).isSymlink) target = Deno.readLinkSync(candidate);
-    } catch {
-      // Missing or unreadable: keep the name as it is.
+    // Missing or unreadable: keep the name as it is.
+    if ((lstatMode(candidate) & S_IFMT) === S_IFLNK) {
+      try {
+        target = readLinkName(candidate);
+      } catch { /* vanished */ }
     }
     if (target === null) {
       done.push(part);
@@ -54,26 +62,81 @@ export function resolveInRoot(root: string, path: string, followLast = true): st
   return done.length === 0 ? base : base + "/" + done.join("/");
 }
 
+// A name with an empty, "." or ".." component (after leading "./" and "/") takes the slow path.
+const LEADING = /^(?:\.?\/)+/;
+const IRREGULAR = /\/\/|(^|\/)\.\.?(\/|$)|\/$/;
+
+/** `[parent, base]` of a plain relative name, or null when it needs full resolution. */
+function splitPlain(path: string): [string, string] | null {
+  const rel = path.charCodeAt(0) === 0x2e || path.charCodeAt(0) === 0x2f ? path.replace(LEADING, "") : path;
+  if (rel === "" || IRREGULAR.test(rel)) return null;
+  const slash = rel.lastIndexOf("/");
+  return slash < 0 ? ["", rel] : [rel.slice(0, slash), rel.slice(slash + 1)];
+}
+
+/** open(2) read-only, retrying EINTR; returns the fd or -errno. */
+function openRead(host: string, flags: number): number {
+  for (;;) {
+    const fd = S.open(p0(host), O_RDONLY_CLOEXEC | flags, 0);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
 /**
  * A getter that opens `path` from the first directory of `dirs` that has it (as a
  * regular file or anything else that opens), resolving it inside that directory.
+ * Resolved parent directories are remembered (the layer does not change while it is
+ * replayed), so a file costs one open(2) when its last component is not a symlink.
  * `onClose` runs once on `close()` (e.g. to unmount).
  */
 export function dirFileGetter(dirs: string[], onClose?: () => Promise<void>): FileGetter {
   let closed = false;
+  const parents = dirs.map(() => new Map<string, string>());
+  const openFd = (path: string): number => {
+    const plain = splitPlain(path);
+    for (let k = 0; k < dirs.length; k++) {
+      if (plain) {
+        const [parentRel, base] = plain;
+        let parent = parents[k].get(parentRel);
+        if (parent === undefined) {
+          parent = resolveInRoot(dirs[k], parentRel);
+          parents[k].set(parentRel, parent);
+        }
+        const host = `${parent}/${base}`;
+        const fd = openRead(host, O_NOFOLLOW);
+        if (fd >= 0) return fd;
+        if (fd === -ENOENT || fd === -ENOTDIR) continue;
+        if (fd !== -ELOOP) throw sysError("open", host, -fd);
+        // The last component is a symlink: resolve it inside the root below.
+      }
+      const host = resolveInRoot(dirs[k], path);
+      const fd = openRead(host, 0);
+      if (fd >= 0) return fd;
+      if (fd === -ENOENT || fd === -ENOTDIR) continue;
+      throw sysError("open", host, -fd);
+    }
+    return -1;
+  };
   return {
     open(path: string): Promise<Deno.FsFile | null> {
-      for (const dir of dirs) {
-        const host = resolveInRoot(dir, path);
-        try {
-          return Promise.resolve(Deno.openSync(host, { read: true }));
-        } catch (err) {
-          if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) continue;
-          return Promise.reject(err);
-        }
+      let fd: number;
+      try {
+        fd = openFd(path);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return Promise.resolve(null);
+      if (fd < 0) return Promise.resolve(null);
+      try {
+        return Promise.resolve(Deno.openSync(`/proc/self/fd/${fd}`, { read: true }));
+      } catch (err) {
+        return Promise.reject(err);
+      } finally {
+        S.close(fd);
+      }
     },
+    openFd,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
