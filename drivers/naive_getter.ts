@@ -16,7 +16,7 @@ import { EINTR, ELOOP, ENOENT, ENOTDIR, sysError } from "../sys/errno.ts";
 const MAX_LINKS = 255;
 const S_IFMT = 0o170000, S_IFLNK = 0o120000;
 const O_RDONLY_CLOEXEC = 0o2000000;
-const O_NOFOLLOW = 0o400000;
+const O_NOFOLLOW = 0o400000, O_PATH = 0o10000000, O_DIRECTORY = 0o200000;
 
 /**
  * Resolves `path` inside `root` with chroot semantics (like Go's securejoin) and returns
@@ -94,22 +94,47 @@ function openRead(host: string, flags: number): number {
 export function dirFileGetter(dirs: string[], onClose?: () => Promise<void>): FileGetter {
   let closed = false;
   const parents = dirs.map(() => new Map<string, string>());
+  // O_PATH descriptor of the last parent directory per directory of `dirs`: entries come
+  // grouped by directory, so most opens walk one component (openat) instead of the path.
+  const lastRel: Array<string | null> = dirs.map(() => null);
+  const lastFd: number[] = dirs.map(() => -1);
+  const dropParent = (k: number) => {
+    if (lastFd[k] >= 0) S.close(lastFd[k]);
+    lastFd[k] = -1;
+    lastRel[k] = null;
+  };
+  /** The O_PATH fd of the resolved parent `rel` in dirs[k], or -errno. */
+  const parentFd = (k: number, rel: string): number => {
+    if (lastRel[k] === rel) return lastFd[k];
+    dropParent(k);
+    let host = parents[k].get(rel);
+    if (host === undefined) {
+      host = resolveInRoot(dirs[k], rel);
+      parents[k].set(rel, host);
+    }
+    const fd = openRead(host, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    lastRel[k] = rel;
+    lastFd[k] = fd;
+    return fd;
+  };
   const openFd = (path: string): number => {
     const plain = splitPlain(path);
     for (let k = 0; k < dirs.length; k++) {
       if (plain) {
         const [parentRel, base] = plain;
-        let parent = parents[k].get(parentRel);
-        if (parent === undefined) {
-          parent = resolveInRoot(dirs[k], parentRel);
-          parents[k].set(parentRel, parent);
+        const dfd = parentFd(k, parentRel);
+        let fd = dfd;
+        if (dfd >= 0) {
+          for (;;) {
+            fd = S.openat(dfd, p0(base), O_RDONLY_CLOEXEC | O_NOFOLLOW, 0);
+            if (fd >= 0) return fd;
+            fd = -errno();
+            if (fd !== -EINTR) break;
+          }
         }
-        const host = `${parent}/${base}`;
-        const fd = openRead(host, O_NOFOLLOW);
-        if (fd >= 0) return fd;
         if (fd === -ENOENT || fd === -ENOTDIR) continue;
-        if (fd !== -ELOOP) throw sysError("open", host, -fd);
-        // The last component is a symlink: resolve it inside the root below.
+        if (fd !== -ELOOP) throw sysError("open", `${parents[k].get(parentRel)}/${base}`, -fd);
+        // A symlink (the last component, or a parent past MAX_LINKS): resolve it below.
       }
       const host = resolveInRoot(dirs[k], path);
       const fd = openRead(host, 0);
@@ -140,6 +165,7 @@ export function dirFileGetter(dirs: string[], onClose?: () => Promise<void>): Fi
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      for (let k = 0; k < dirs.length; k++) dropParent(k);
       if (onClose) await onClose();
     },
   };
