@@ -3,14 +3,11 @@ import { SystemError } from "../store/errors.ts";
 import * as m from "./mount.ts";
 import { FS_MAGIC, fsName, fstatfs, statfs } from "./statfs.ts";
 import { closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openFd } from "./fs.ts";
+import { detachAll } from "./testutil.ts";
 
-/** Unmounts everything at or below `dir` (deepest first), then removes it. */
+/** Unmounts everything at or below `dir`, then removes it. */
 function cleanup(dir: string): void {
-  for (const mi of m.mountsUnder(dir)) {
-    try {
-      m.umount2(mi.mountPoint, m.MNT_DETACH);
-    } catch { /* already gone */ }
-  }
+  detachAll(dir);
   Deno.removeSync(dir, { recursive: true });
 }
 

@@ -8,6 +8,7 @@
 
 import { main } from "../cli/main.ts";
 import { MemorySink } from "../cli/output.ts";
+import { detachAll } from "../sys/testutil.ts";
 
 /** What a CLI run produced. */
 export interface RunResult {
@@ -126,14 +127,8 @@ export async function tempStore(driver = "vfs", prefix = "cs-cli-"): Promise<Tem
     driver,
     flags,
     async dispose() {
-      if (driver === "overlay") {
-        // Unmount whatever a test left mounted, ours or Go's, innermost first.
-        const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => "");
-        const points = info.split("\n").map((l) => l.split(" ")[4]).filter((p) => p && p.startsWith(root));
-        for (const p of points.sort((a, b) => b.length - a.length)) {
-          await new Deno.Command("umount", { args: ["-l", p], stderr: "null" }).output().catch(() => {});
-        }
-      }
+      // Whatever a test left mounted, ours or Go's.
+      detachAll(root);
       await Deno.remove(root, { recursive: true }).catch(() => {});
     },
   };

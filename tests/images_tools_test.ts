@@ -10,7 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { runOurs } from "./cli_helpers.ts";
-import { addLayer, buildBusybox, must, run, shutdownGo, storageRef, storeFlags } from "./images_helpers.ts";
+import { detachAll } from "../sys/testutil.ts";
+import { addLayer, buildBusybox, must, shutdownGo, storageRef, storeFlags } from "./images_helpers.ts";
 
 const GREETING = "hello from busybox";
 const NAME = "localhost/tools:1";
@@ -36,9 +37,7 @@ async function fixture(
 /** Removes a test root after shutting its stores down and dropping mounts left under it. */
 async function cleanup(root: string, stores: Array<[string, string, string]>): Promise<void> {
   for (const [driver, g, r] of stores) await shutdownGo(driver, g, r);
-  const info = await Deno.readTextFile("/proc/self/mountinfo").catch(() => "");
-  const points = info.split("\n").map((l) => l.split(" ")[4]).filter((p) => p && p.startsWith(root + "/"));
-  for (const p of points.sort((a, b) => b.length - a.length)) await run("umount", ["-l", p]);
+  detachAll(root);
   await Deno.remove(root, { recursive: true });
 }
 

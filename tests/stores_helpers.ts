@@ -74,15 +74,6 @@ export async function unmount(path: string): Promise<void> {
   await new Deno.Command("umount", { args: ["-l", path], stderr: "null" }).output().catch(() => {});
 }
 
-/** Unmounts everything mounted at or below `root`, innermost first (a simulated reboot's end of mounts). */
-export async function unmountAllUnder(root: string): Promise<void> {
-  const info = await Deno.readTextFile("/proc/self/mountinfo");
-  const points = info.split("\n").map((l) => l.split(" ")[4]).filter((p) =>
-    p && (p === root || p.startsWith(root + "/"))
-  );
-  for (const p of points.sort((a, b) => b.length - a.length)) await unmount(p);
-}
-
 /**
  * Every entry below `root` with its type, mode, size, mtime and, for files, content: two
  * equal snapshots mean nothing was created, removed or written (lock tokens included).

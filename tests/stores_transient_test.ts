@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_GO, runOurs, tempStore } from "./cli_helpers.ts";
-import { DRIVERS, field, goOk, makeTar, ours, unmountAllUnder } from "./stores_helpers.ts";
+import { DRIVERS, field, goOk, makeTar, ours } from "./stores_helpers.ts";
+import { detachAll } from "../sys/testutil.ts";
 
 /** The records of a JSON array file ([] when missing). */
 async function records(path: string): Promise<Array<Record<string, unknown>>> {
@@ -52,7 +53,7 @@ for (const driver of DRIVERS) {
       }
 
       // Reboot: every mount is gone and the run root (a tmpfs) is empty.
-      await unmountAllUnder(s.root);
+      detachAll(s.root);
       await Deno.remove(s.run, { recursive: true });
 
       assert.equal(await ours([...t, "containers"]), "");

@@ -11,7 +11,8 @@
  * @module
  */
 import { OverlayDriver } from "./overlay.ts";
-import { detachAll, goOk, tarStream } from "./testutil.ts";
+import { detachAll } from "../../sys/testutil.ts";
+import { goOk, tarStream } from "./testutil.ts";
 
 const tarPath = Deno.args[0] ?? "/tmp/ovb/inc.tar";
 const ms = (t0: number) => `${(performance.now() - t0).toFixed(1)} ms`;

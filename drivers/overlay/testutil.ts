@@ -6,7 +6,7 @@
  */
 import { encodeHeader, padding, trailer } from "../../archive/tar_writer.ts";
 import { TypeFlag } from "../../archive/types.ts";
-import { MNT_DETACH, mountsUnder, umount2 } from "../../sys/mount.ts";
+import { detachAll } from "../../sys/testutil.ts";
 import { OverlayDriver } from "./overlay.ts";
 
 /** One entry of a test tar: `name` plus optional content (files), link target or type. */
@@ -58,15 +58,6 @@ export function tarStream(entries: TEntry[]): ReadableStream<Uint8Array> {
       c.close();
     },
   });
-}
-
-/** Detaches every mount at or below `dir`, deepest first. */
-export function detachAll(dir: string): void {
-  for (const m of mountsUnder(dir)) {
-    try {
-      umount2(m.mountPoint, MNT_DETACH);
-    } catch { /* already gone */ }
-  }
 }
 
 /** A throwaway store root with graph and run roots. */
