@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { openScratchBtrfs, type ScratchBtrfs } from "../drivers/btrfs/testutil.ts";
-import { HAVE_GO, runGo, runOurs } from "./cli_helpers.ts";
-import type { RunResult } from "./cli_helpers.ts";
+import { HAVE_GO, ok, runGo, runOurs } from "./cli_helpers.ts";
 
 const L1 = "1".repeat(64), L2 = "2".repeat(64), L3 = "3".repeat(64), L4 = "4".repeat(64);
 const L5 = "5".repeat(64), L6 = "6".repeat(64);
@@ -22,11 +21,6 @@ async function withStore(
   } finally {
     fs.closeSync();
   }
-}
-
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
 }
 
 async function sh(cmd: string, ...args: string[]): Promise<string> {

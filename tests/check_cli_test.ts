@@ -4,16 +4,9 @@
  * additional store (reported apart, never written); a check waiting for a Go writer.
  */
 import assert from "node:assert/strict";
-import { HAVE_GO, runOurs, tempStore } from "./cli_helpers.ts";
-import type { RunOptions, RunResult } from "./cli_helpers.ts";
+import { forEachCliDriver, HAVE_GO, ok, runOurs, tempStore } from "./cli_helpers.ts";
+import type { RunOptions } from "./cli_helpers.ts";
 import { makeTar, type Member } from "../store/testdata/tar.ts";
-
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
-
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 /** `check` text output as "kind ID" → problems. */
 function parseReport(out: string): Map<string, string[]> {
@@ -52,7 +45,7 @@ async function editLayers(graph: string, driver: string, fn: (l: Array<Record<st
   await Deno.writeTextFile(p, JSON.stringify(out));
 }
 
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test(`check on ${driver}: every problem class, then --repair and --force`, async () => {
     const s = await tempStore(driver, "cs-check-");
     const cs = (args: string[], opts?: RunOptions) => runOurs([...s.flags, ...args], opts);
@@ -177,7 +170,7 @@ for (const driver of DRIVERS) {
       await s.dispose();
     }
   });
-}
+});
 
 Deno.test("check: a damaged read-only additional store is reported apart and never written", async () => {
   const ro = await tempStore("vfs", "cs-check-ro-");

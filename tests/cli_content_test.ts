@@ -6,15 +6,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { runOurs, tempStore } from "./cli_helpers.ts";
-import type { RunOptions, RunResult } from "./cli_helpers.ts";
-
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
-
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+import { forEachCliDriver, ok, runOurs, tempStore } from "./cli_helpers.ts";
+import type { RunOptions } from "./cli_helpers.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 
@@ -34,7 +27,7 @@ async function makeTar(dir: string): Promise<Uint8Array> {
   return out.stdout;
 }
 
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test(`cli on ${driver}: import-layer, diff, changes, diffsize, applydiff, mount, copy`, async () => {
     const s = await tempStore(driver);
     const cs = (args: string[], opts?: RunOptions) => runOurs([...s.flags, ...args], opts);
@@ -174,4 +167,4 @@ for (const driver of DRIVERS) {
       await s.dispose();
     }
   });
-}
+});

@@ -6,7 +6,15 @@
  * containers must be byte-identical.
  */
 import assert from "node:assert/strict";
-import { HAVE_GO, IdNormalizer, normalizeTimes, runGo, runOurs, tempStore } from "./cli_helpers.ts";
+import {
+  forEachCliDriver,
+  HAVE_GO,
+  IdNormalizer,
+  normalizeTimes,
+  runGo,
+  runOurs,
+  tempStore,
+} from "./cli_helpers.ts";
 import type { RunResult, TempStore } from "./cli_helpers.ts";
 
 const L1 = "1".repeat(64), L2 = "2".repeat(64), L3 = "3".repeat(64), L4 = "4".repeat(64);
@@ -128,9 +136,7 @@ function normalize(
   return [r.code, fix(r.stdout), fix(r.stderr)];
 }
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
-
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test({
     name: `the same command sequence gives the same outputs on the Go CLI and ours (${driver})`,
     ignore: !HAVE_GO,
@@ -215,4 +221,4 @@ for (const driver of DRIVERS) {
       }
     },
   });
-}
+});

@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { main } from "../cli/main.ts";
 import { MemorySink } from "../cli/output.ts";
 import { detachAll } from "../sys/testutil.ts";
@@ -91,6 +92,64 @@ export async function runInProcess(args: string[], env: Record<string, string> =
     cwd: Deno.cwd(),
   });
   return { code, stdout: stdout.text(), stderr: stderr.text(), stdoutBytes: stdout.bytes() };
+}
+
+/** A run's exit code and outputs under `label`, for assertion messages. */
+export function runText(label: string, r: RunResult): string {
+  return `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** Asserts that a run exited 0 (the message shows its outputs); returns the run. */
+export function ok(r: RunResult, label: string): RunResult {
+  assert.equal(r.code, 0, runText(label, r));
+  return r;
+}
+
+/** The drivers named in the environment variable `envVar` (comma-separated), `vfs,overlay` by default. */
+export function testDrivers(envVar: string): string[] {
+  return (Deno.env.get(envVar) ?? "vfs,overlay").split(",").filter(Boolean);
+}
+
+/** The driver of a rerun by `rerunOn`, and whether its per-driver tests are being defined. */
+let rerun: string | null = null;
+let definingDriverTests = false;
+
+/**
+ * Defines the per-driver tests of a CLI test module: `define(driver)` for each driver of
+ * `CLI_TEST_DRIVERS` (default `vfs,overlay`), or only for the driver of a `rerunOn`.
+ */
+export function forEachCliDriver(define: (driver: string) => void): void {
+  for (const driver of rerun ? [rerun] : testDrivers("CLI_TEST_DRIVERS")) {
+    definingDriverTests = true;
+    try {
+      define(driver);
+    } finally {
+      definingDriverTests = false;
+    }
+  }
+}
+
+/**
+ * Loads CLI test modules once more for `driver` alone (tests/btrfs_cli_test.ts): of what
+ * they register, only their per-driver tests (those of `forEachCliDriver`) count; their
+ * driver-independent tests run from their own files.
+ */
+export async function rerunOn(driver: string, load: () => Promise<unknown>): Promise<void> {
+  const realTest = Deno.test;
+  const onlyDriverTests = (...args: unknown[]) => {
+    if (definingDriverTests) (realTest as (...a: unknown[]) => void)(...args);
+  };
+  rerun = driver;
+  Object.defineProperty(Deno, "test", {
+    value: Object.assign(onlyDriverTests, realTest),
+    configurable: true,
+  });
+  try {
+    await load();
+  } finally {
+    Object.defineProperty(Deno, "test", { value: realTest, configurable: true });
+    rerun = null;
+  }
 }
 
 /** Is the Go reference CLI installed? */

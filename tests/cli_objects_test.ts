@@ -4,18 +4,12 @@
  * codes. Runs per driver in CLI_TEST_DRIVERS (default `vfs,overlay`).
  */
 import assert from "node:assert/strict";
-import { runOurs, tempStore } from "./cli_helpers.ts";
-import type { RunOptions, RunResult } from "./cli_helpers.ts";
+import { forEachCliDriver, ok, runOurs, tempStore } from "./cli_helpers.ts";
+import type { RunOptions } from "./cli_helpers.ts";
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test(`cli on ${driver}: layers, images, containers, names, metadata, exists, delete`, async () => {
     const s = await tempStore(driver);
     const cs = (args: string[], opts?: RunOptions) => runOurs([...s.flags, ...args], opts);
@@ -274,7 +268,7 @@ for (const driver of DRIVERS) {
       await s.dispose();
     }
   });
-}
+});
 
 Deno.test("HEAD commands: image directories, config JSON, unsupported operations fail cleanly", async () => {
   const s = await tempStore("vfs");

@@ -7,14 +7,9 @@
  * from storage.conf and /etc/subuid (bind-mounted in a private mount namespace), bad maps.
  */
 import assert from "node:assert/strict";
-import { HAVE_GO, runGo, runOurs, tempStore } from "./cli_helpers.ts";
+import { HAVE_GO, ok, runGo, runOurs, tempStore } from "./cli_helpers.ts";
 import type { RunOptions, RunResult, TempStore } from "./cli_helpers.ts";
 import { makeTar } from "../store/testdata/tar.ts";
-
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 const TAR = makeTar([
   { name: "./" },

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
-import { runGo, type RunOptions, runOurs, type RunResult, type TempStore, tempStore } from "./cli_helpers.ts";
+import { ok, runGo, type RunOptions, runOurs, type TempStore, tempStore } from "./cli_helpers.ts";
 import { mountAt } from "../sys/mount.ts";
 
 /** Test options for tests that leave child processes' mounts and pipes behind on failure. */
@@ -38,36 +37,24 @@ export async function withStore(
   }
 }
 
-function label(who: string, args: string[], r: RunResult): string {
-  return `${who} ${args.join(" ")}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
 /** Runs our CLI on `s` and asserts success; resolves to stdout. */
 export async function ours(s: Store, args: string[], opts?: RunOptions): Promise<string> {
-  const r = await runOurs([...s.all, ...args], opts);
-  assert.equal(r.code, 0, label("ours", args, r));
-  return r.stdout;
+  return ok(await runOurs([...s.all, ...args], opts), `ours ${args.join(" ")}`).stdout;
 }
 
 /** Runs the Go CLI on `s` and asserts success; resolves to stdout. */
 export async function go(s: Store, args: string[], opts?: RunOptions): Promise<string> {
-  const r = await runGo([...s.all, ...args], opts);
-  assert.equal(r.code, 0, label("go", args, r));
-  return r.stdout;
+  return ok(await runGo([...s.all, ...args], opts), `go ${args.join(" ")}`).stdout;
 }
 
 /** Runs our CLI on `s` and asserts success; resolves to raw stdout bytes (for `diff`). */
 export async function oursBytes(s: Store, args: string[], opts?: RunOptions): Promise<Uint8Array> {
-  const r = await runOurs([...s.all, ...args], opts);
-  assert.equal(r.code, 0, label("ours", args, r));
-  return r.stdoutBytes;
+  return ok(await runOurs([...s.all, ...args], opts), `ours ${args.join(" ")}`).stdoutBytes;
 }
 
 /** Runs the Go CLI on `s` and asserts success; resolves to raw stdout bytes (for `diff`). */
 export async function goBytes(s: Store, args: string[], opts?: RunOptions): Promise<Uint8Array> {
-  const r = await runGo([...s.all, ...args], opts);
-  assert.equal(r.code, 0, label("go", args, r));
-  return r.stdoutBytes;
+  return ok(await runGo([...s.all, ...args], opts), `go ${args.join(" ")}`).stdoutBytes;
 }
 
 /** The first line of an output: the ID that create-layer and import-layer print before the names. */

@@ -5,21 +5,15 @@
  * contents intact) and on the temp directory's filesystem (ext4 here: "not supported").
  */
 import assert from "node:assert/strict";
-import { runOurs, tempStore } from "./cli_helpers.ts";
+import { forEachCliDriver, ok, runOurs, tempStore } from "./cli_helpers.ts";
 import type { RunOptions, RunResult, TempStore } from "./cli_helpers.ts";
 import { makeTar } from "../store/testdata/tar.ts";
 import { withScratchBtrfs } from "../drivers/btrfs/testutil.ts";
 import { statfs } from "../sys/statfs.ts";
 
-const DRIVERS = (Deno.env.get("CLI_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function ok(r: RunResult, label: string): RunResult {
-  assert.equal(r.code, 0, `${label}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test(`maintenance on ${driver}: storage layers, gc, remove-names, layers -q, config`, async () => {
     const s = await tempStore(driver, "cs-maint-");
     const cs = (args: string[], opts?: RunOptions) => runOurs([...s.flags, ...args], opts);
@@ -77,7 +71,7 @@ for (const driver of DRIVERS) {
       await s.dispose();
     }
   });
-}
+});
 
 Deno.test("config: default options as JSON, re-read from a given file, errors prefixed", async () => {
   const s = await tempStore("vfs", "cs-config-");
@@ -123,7 +117,7 @@ function exclusiveBytes(dir: string): number {
   return Number(line.trim().split(/\s+/)[1]);
 }
 
-for (const driver of DRIVERS) {
+forEachCliDriver((driver) => {
   Deno.test(`dedup on ${driver} over btrfs: identical files of image layers share their blocks`, async () => {
     await withScratchBtrfs(async (fs) => {
       const root = `${fs.mnt}/store`;
@@ -167,7 +161,7 @@ for (const driver of DRIVERS) {
       }
     });
   });
-}
+});
 
 Deno.test("dedup on a filesystem without reflinks fails clearly", async () => {
   const s = await tempStore("vfs", "cs-dedup-");

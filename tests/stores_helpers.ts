@@ -6,34 +6,26 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runGo, type RunOptions, runOurs, type RunResult } from "./cli_helpers.ts";
+import { ok, runGo, type RunOptions, runOurs, runText, testDrivers } from "./cli_helpers.ts";
 
 /** Drivers the stores tests run on (`STORES_TEST_DRIVERS`, default `vfs,overlay`). */
-export const DRIVERS = (Deno.env.get("STORES_TEST_DRIVERS") ?? "vfs,overlay").split(",").filter(Boolean);
-
-function label(who: string, args: string[], r: RunResult): string {
-  return `${who} ${args.join(" ")}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
+export const DRIVERS = testDrivers("STORES_TEST_DRIVERS");
 
 /** Runs our CLI and asserts success; resolves to stdout. */
 export async function ours(args: string[], opts?: RunOptions): Promise<string> {
-  const r = await runOurs(args, opts);
-  assert.equal(r.code, 0, label("ours", args, r));
-  return r.stdout;
+  return ok(await runOurs(args, opts), `ours ${args.join(" ")}`).stdout;
 }
 
 /** Runs our CLI and asserts failure; resolves to stdout + stderr (where the message is). */
 export async function oursFails(args: string[], opts?: RunOptions): Promise<string> {
   const r = await runOurs(args, opts);
-  assert.notEqual(r.code, 0, label("ours", args, r));
+  assert.notEqual(r.code, 0, runText(`ours ${args.join(" ")}`, r));
   return r.stdout + r.stderr;
 }
 
 /** Runs the Go CLI and asserts success; resolves to stdout. */
 export async function goOk(args: string[], opts?: RunOptions): Promise<string> {
-  const r = await runGo(args, opts);
-  assert.equal(r.code, 0, label("go", args, r));
-  return r.stdout;
+  return ok(await runGo(args, opts), `go ${args.join(" ")}`).stdout;
 }
 
 /** A tar (GNU tar) holding `files` (path → content), directories implied. */
