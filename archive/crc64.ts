@@ -1,18 +1,23 @@
 /**
  * CRC-64 with the ISO polynomial, bit-reflected, as Go's `hash/crc64` with `crc64.ISO`
  * (initial value and final XOR all ones). tar-split stores it for every file payload, so
- * it runs over every byte of every layer: slicing-by-8 over two 32-bit halves keeps it
- * in V8's fast integer paths (no bigint in the loop).
+ * it runs over every byte of every layer.
+ *
+ * Inputs of 64 bytes and more go through a WebAssembly slicing-by-16 kernel (assembled
+ * below from a few dozen opcodes, so there is no opaque binary); shorter ones through a
+ * JS slicing-by-8 loop over two 32-bit halves (no bigint in the loop). `crcKernel()` gives
+ * the compiled module and tables to other threads (archive/crc_offload.ts).
  *
  * @module
  */
 
 // Reflected ISO polynomial 0xD800000000000000: high half 0xD8000000, low half 0.
 const POLY_HI = 0xd8000000;
+const TABLES = 16;
 
-/** 8 tables × 256 entries, split into high and low 32-bit halves. */
-const TH = new Int32Array(8 * 256);
-const TL = new Int32Array(8 * 256);
+/** 16 tables × 256 entries, split into high and low 32-bit halves. */
+const TH = new Int32Array(TABLES * 256);
+const TL = new Int32Array(TABLES * 256);
 
 // Filled by the first Crc64 (not at module load: most commands never checksum).
 let tablesBuilt = false;
@@ -29,7 +34,8 @@ function buildTables(): void {
     TH[i] = hi;
     TL[i] = lo;
   }
-  for (let t = 1; t < 8; t++) {
+  // Table t maps a byte followed by t zero bytes.
+  for (let t = 1; t < TABLES; t++) {
     for (let i = 0; i < 256; i++) {
       const phi = TH[(t - 1) * 256 + i], plo = TL[(t - 1) * 256 + i];
       const idx = plo & 0xff;
@@ -39,43 +45,155 @@ function buildTables(): void {
   }
 }
 
-// Slicing-by-8 in WebAssembly (i64 lookups from linear memory): several times faster
-// than the JS loop. Source (WAT), tables at 0..16383 as i64 (table t at t*2048):
-//   update(crc i64, p i32, n i32) -> i64: crc = ~crc; 8 bytes at a time
-//   crc = T7[b0]^T6[b1]^..^T0[b7] of (crc ^ load64(p)); tail bytewise; return ~crc
-const WASM =
-  "AGFzbQEAAAABCAFgA35/fwF+AwIBAAUDAQABBxACA21lbQIABnVwZGF0ZQAACoACAf0BAgJ/AX4gAEJ/hSEAIAEgAmohBCABIAJBeHFqIQMCQANAIAEgA08NASAAIAEpAwCFIQUgBUL/AYOnQQN0KQOAcCAFQgiIQv8Bg6dBA3QpA4BghSAFQhCIQv8Bg6dBA3QpA4BQhSAFQhiIQv8Bg6dBA3QpA4BAhSAFQiCIQv8Bg6dBA3QpA4AwhSAFQiiIQv8Bg6dBA3QpA4AghSAFQjCIQv8Bg6dBA3QpA4AQhSAFQjiIp0EDdCkDAIUhACABQQhqIQEMAAsLAkADQCABIARPDQEgAEIIiCAAIAExAACFQv8Bg6dBA3QpAwCFIQAgAUEBaiEBDAALCyAAQn+FCw==";
-const TABLE_BYTES = 8 * 256 * 8;
-const WINDOW = 1 << 20; // bytes hashed per wasm call
+/** Byte layout of the kernel's memory: tables (i64, table t at t*2048), the CRC state, the data window. */
+export const KERNEL_STATE = TABLES * 2048;
+/** Offset of the data window in the kernel's memory. */
+export const KERNEL_DATA = KERNEL_STATE + 64;
+/** Bytes hashed per kernel call (the data window's size). */
+export const KERNEL_WINDOW = 1 << 20;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && (b & 0x40))) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
+/**
+ * The kernel: `update(p i32, n i32)` folds n bytes at p into the (inverted, as Go keeps
+ * it) i64 state at KERNEL_STATE; `mem` is its memory. Equivalent WAT:
+ *   crc = ~state; 16 bytes at a time: a = crc ^ load64(p), b = load64(p+8),
+ *   crc = T15[a.byte0] ^ .. ^ T8[a.byte7] ^ T7[b.byte0] ^ .. ^ T0[b.byte7];
+ *   tail bytewise: crc = T0[(crc ^ byte) & 0xff] ^ (crc >> 8); state = ~crc
+ */
+function assemble(): Uint8Array<ArrayBuffer> {
+  const c: number[] = [];
+  const get = (i: number) => c.push(0x20, i), set = (i: number) => c.push(0x21, i);
+  const i32 = (v: number) => c.push(0x41, ...sleb(v));
+  const load64 = (off: number) => c.push(0x29, 3, ...uleb(off));
+  const [P, N, END, END16, CRC, A, W] = [0, 1, 2, 3, 4, 5, 6];
+  i32(0), load64(KERNEL_STATE), c.push(0x42, 0x7f, 0x85), set(CRC); // crc = ~state
+  get(P), get(N), c.push(0x6a), set(END);
+  get(P), get(N), i32(-16), c.push(0x71, 0x6a), set(END16);
+  c.push(0x02, 0x40, 0x03, 0x40); // block loop
+  get(P), get(END16), c.push(0x4f, 0x0d, 1); // p >= end16: break
+  get(CRC), get(P), load64(0), c.push(0x85), set(A);
+  let first = true;
+  // Four 32-bit words of the 16 bytes; byte j of a word indexes table `top - j`.
+  const word = (load: () => void, top: number) => {
+    load();
+    set(W);
+    for (let j = 0; j < 4; j++) {
+      get(W);
+      if (j === 0) (i32(3), c.push(0x74)); // shl 3
+      else (i32(8 * j - 3), c.push(0x76)); // shr_u
+      i32(0x7f8), c.push(0x71); // & 0x7f8: byte * 8
+      load64((top - j) * 2048);
+      if (!first) c.push(0x85);
+      first = false;
+    }
+  };
+  word(() => (get(A), c.push(0xa7)), 15); // wrap a
+  word(() => (get(A), c.push(0x42, 32, 0x88, 0xa7)), 11); // wrap (a >> 32)
+  word(() => (get(P), c.push(0x28, 2, 8)), 7); // i32.load offset=8
+  word(() => (get(P), c.push(0x28, 2, 12)), 3);
+  set(CRC);
+  get(P), i32(16), c.push(0x6a), set(P);
+  c.push(0x0c, 0, 0x0b, 0x0b); // br loop; end end
+  c.push(0x02, 0x40, 0x03, 0x40);
+  get(P), get(END), c.push(0x4f, 0x0d, 1);
+  get(CRC), c.push(0xa7), get(P), c.push(0x2d, 0, 0, 0x73), i32(0xff), c.push(0x71), i32(3), c.push(0x74);
+  load64(0), get(CRC), c.push(0x42, 8, 0x88, 0x85), set(CRC);
+  get(P), i32(1), c.push(0x6a), set(P);
+  c.push(0x0c, 0, 0x0b, 0x0b);
+  i32(0), get(CRC), c.push(0x42, 0x7f, 0x85, 0x37, 3, ...uleb(KERNEL_STATE)); // state = ~crc
+  c.push(0x0b);
+  const body = [3, 2, 0x7f, 2, 0x7e, 1, 0x7f, ...c]; // locals: 2 i32, 2 i64, 1 i32
+  const sec = (id: number, s: number[]) => [id, ...uleb(s.length), ...s];
+  const name = (s: string) => [s.length, ...[...s].map((x) => x.charCodeAt(0))];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    ...sec(1, [1, 0x60, 2, 0x7f, 0x7f, 0]), // (i32, i32) -> ()
+    ...sec(3, [1, 0]),
+    ...sec(5, [1, 0, 1]),
+    ...sec(7, [2, ...name("mem"), 2, 0, ...name("update"), 0, 0]),
+    ...sec(10, [1, ...uleb(body.length), ...body]),
+  ]);
+}
+
+/** The compiled kernel and its tables (i64 little-endian as 32-bit halves), for another thread. */
+export interface CrcKernelInit {
+  module: WebAssembly.Module;
+  tables: Int32Array;
+}
+
+let kernelInit: CrcKernelInit | null | undefined;
+/** The kernel's module and tables, or null without WebAssembly. */
+export function crcKernel(): CrcKernelInit | null {
+  if (kernelInit !== undefined) return kernelInit;
+  if (!tablesBuilt) buildTables();
+  try {
+    const tables = new Int32Array(TABLES * 256 * 2);
+    for (let k = 0; k < TABLES * 256; k++) {
+      tables[2 * k] = TL[k];
+      tables[2 * k + 1] = TH[k];
+    }
+    kernelInit = { module: new WebAssembly.Module(assemble()), tables };
+  } catch {
+    kernelInit = null;
+  }
+  return kernelInit;
+}
 
 interface Kernel {
-  update(crc: bigint, p: number, n: number): bigint;
+  update(p: number, n: number): void;
   bytes: Uint8Array;
+  words: Int32Array;
 }
 
 let kernel: Kernel | null | undefined;
 function wasmKernel(): Kernel | null {
   if (kernel !== undefined) return kernel;
+  const init = crcKernel();
   try {
-    // deno-lint-ignore no-explicit-any
-    const bin = (Uint8Array as any).fromBase64(WASM) as Uint8Array<ArrayBuffer>;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin), {});
+    if (!init) throw new Error("no WebAssembly");
+    const inst = new WebAssembly.Instance(init.module, {});
     const mem = inst.exports.mem as WebAssembly.Memory;
-    mem.grow(Math.ceil((TABLE_BYTES + WINDOW) / 65536));
-    const words = new Int32Array(mem.buffer, 0, TABLE_BYTES / 4);
-    for (let k = 0; k < 8 * 256; k++) {
-      words[2 * k] = TL[k];
-      words[2 * k + 1] = TH[k];
-    }
+    mem.grow(Math.ceil((KERNEL_DATA + KERNEL_WINDOW) / 65536));
+    const words = new Int32Array(mem.buffer);
+    words.set(init.tables);
     kernel = {
-      update: inst.exports.update as (crc: bigint, p: number, n: number) => bigint,
+      update: inst.exports.update as (p: number, n: number) => void,
       bytes: new Uint8Array(mem.buffer),
+      words,
     };
   } catch {
     kernel = null;
   }
   return kernel;
 }
+
+const STATE_LO = KERNEL_STATE / 4, STATE_HI = STATE_LO + 1;
 
 /** An incremental CRC-64/ISO (Go `crc64.New(crc64.MakeTable(crc64.ISO))`). */
 export class Crc64 {
@@ -90,19 +208,18 @@ export class Crc64 {
   /** Adds bytes to the checksum. */
   update(b: Uint8Array): this {
     const k = b.length >= 64 ? wasmKernel() : null;
-    if (k) {
-      let crc = (BigInt((~this.hi) >>> 0) << 32n) | BigInt((~this.lo) >>> 0);
-      for (let off = 0; off < b.length; off += WINDOW) {
-        const part = b.subarray(off, off + WINDOW);
-        k.bytes.set(part, TABLE_BYTES);
-        crc = k.update(crc, TABLE_BYTES, part.length);
-      }
-      crc = BigInt.asUintN(64, crc);
-      this.hi = ~Number(crc >> 32n);
-      this.lo = ~Number(crc & 0xffffffffn);
-      return this;
+    if (!k) return this.updateJs(b);
+    const w = k.words;
+    w[STATE_LO] = ~this.lo;
+    w[STATE_HI] = ~this.hi;
+    for (let off = 0; off < b.length; off += KERNEL_WINDOW) {
+      const part = off === 0 && b.length <= KERNEL_WINDOW ? b : b.subarray(off, off + KERNEL_WINDOW);
+      k.bytes.set(part, KERNEL_DATA);
+      k.update(KERNEL_DATA, part.length);
     }
-    return this.updateJs(b);
+    this.lo = ~w[STATE_LO];
+    this.hi = ~w[STATE_HI];
+    return this;
   }
 
   /** The pure-JS slicing-by-8 path (small inputs, or no WebAssembly). */

@@ -32,3 +32,23 @@ Deno.test("crc64 matches a bitwise reference for every length 0..80 and any spli
   }
   assert.equal(new Crc64().update(data).value(), reference(data));
 });
+
+Deno.test("crc64 WebAssembly kernel agrees with the JS loop past its window and on unaligned views", () => {
+  const data = new Uint8Array((2 << 20) + 1237);
+  let x = 12345;
+  for (let i = 0; i < data.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  const want = new Crc64().updateJs(data).value();
+  assert.equal(new Crc64().update(data).value(), want);
+  const c = new Crc64();
+  for (let i = 0; i < data.length;) {
+    const n = 1 + ((i * 7919) % 300_000);
+    c.update(data.subarray(i, i + n));
+    i += n;
+  }
+  assert.equal(c.value(), want);
+  const odd = data.subarray(3, 3 + 1000);
+  assert.equal(new Crc64().update(odd).value(), new Crc64().updateJs(odd).value());
+});
