@@ -87,6 +87,16 @@ export function snapshot(root: string): Map<string, string> {
   return out;
 }
 
+/** The records of a JSON array file ([] when missing). */
+export async function records(path: string): Promise<Array<Record<string, unknown>>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
 /** Parses a JSON list output and returns one field of each element. */
 export function field<T = string>(json: string, key: string): T[] {
   return (JSON.parse(json) ?? []).map((x: Record<string, unknown>) => x[key] as T);

@@ -7,16 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_GO, runOurs, tempStore } from "./cli_helpers.ts";
-import { DRIVERS, field, goOk, makeTar, ours, oursFails } from "./stores_helpers.ts";
-
-async function records(path: string): Promise<Array<Record<string, unknown>>> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
+import { DRIVERS, field, goOk, makeTar, ours, oursFails, records } from "./stores_helpers.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 

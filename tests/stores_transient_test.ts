@@ -6,18 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_GO, runOurs, tempStore } from "./cli_helpers.ts";
-import { DRIVERS, field, goOk, makeTar, ours } from "./stores_helpers.ts";
+import { DRIVERS, field, goOk, makeTar, ours, records } from "./stores_helpers.ts";
 import { detachAll } from "../sys/testutil.ts";
-
-/** The records of a JSON array file ([] when missing). */
-async function records(path: string): Promise<Array<Record<string, unknown>>> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
 
 const ids = (l: Array<Record<string, unknown>>) => l.map((r) => r.id);
 
