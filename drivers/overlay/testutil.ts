@@ -4,49 +4,19 @@
  *
  * @module
  */
-import { encodeHeader, padding, trailer } from "../../archive/tar_writer.ts";
-import { TypeFlag } from "../../archive/types.ts";
+import { makeTar, type Member } from "../../store/testdata/tar.ts";
 import { detachAll } from "../../sys/testutil.ts";
 import { OverlayDriver } from "./overlay.ts";
 
 /** One entry of a test tar: `name` plus optional content (files), link target or type. */
-export interface TEntry {
-  name: string;
-  type?: number;
-  data?: string;
-  mode?: number;
-  linkname?: string;
-  uid?: number;
-  gid?: number;
-}
+export type TEntry = Member;
 
 /** Fixed mtime for test entries (whole seconds, as tars carry). */
 export const MTIME = 1_700_000_000_000_000_000n;
 
 /** The bytes of a tar holding `entries` (regular file when no type; dirs end in `/`). */
 export function tarBytes(entries: TEntry[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const e of entries) {
-    const type = e.type ?? (e.name.endsWith("/") ? TypeFlag.Dir : TypeFlag.Reg);
-    const data = new TextEncoder().encode(e.data ?? "");
-    const size = type === TypeFlag.Reg ? data.length : 0;
-    parts.push(encodeHeader({
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === TypeFlag.Dir ? 0o755 : 0o644),
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      size,
-      mtimeNs: MTIME,
-      linkname: e.linkname,
-    }));
-    if (size) parts.push(data, padding(size));
-  }
-  parts.push(trailer());
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), o += p.length);
-  return out;
+  return makeTar(entries, MTIME);
 }
 
 /** A ReadableStream over `tarBytes(entries)`. */

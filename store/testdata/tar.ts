@@ -8,36 +8,42 @@ import { TypeFlag } from "../../archive/types.ts";
 
 const enc = new TextEncoder();
 
-/** A tar member: files carry `data`, directories end in `/`. */
+/** A tar member: files carry `data`, directories end in `/` (or say their `type`). */
 export interface Member {
   /** Entry name. */
   name: string;
+  /** TypeFlag (default: a directory when the name ends in `/`, else a regular file). */
+  type?: number;
   /** File content (regular files). */
   data?: string;
   /** Owner. */
   uid?: number;
   /** Group. */
   gid?: number;
-  /** Permission bits. */
+  /** Permission bits (default 0755 for directories, 0644 for the rest). */
   mode?: number;
+  /** Hard or symbolic link target. */
+  linkname?: string;
 }
 
-/** Builds an uncompressed tar (two zero blocks at the end). */
-export function makeTar(members: Member[]): Uint8Array {
+/** Builds an uncompressed tar (two zero blocks at the end), every entry with mtime `mtimeNs`. */
+export function makeTar(members: Member[], mtimeNs = 1_600_000_000_000_000_000n): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const m of members) {
-    const isDir = m.name.endsWith("/");
+    const type = m.type ?? (m.name.endsWith("/") ? TypeFlag.Dir : TypeFlag.Reg);
     const data = enc.encode(m.data ?? "");
+    const size = type === TypeFlag.Reg ? data.length : 0;
     parts.push(encodeHeader({
       name: m.name,
-      type: isDir ? TypeFlag.Dir : TypeFlag.Reg,
-      mode: m.mode ?? (isDir ? 0o755 : 0o644),
+      type,
+      mode: m.mode ?? (type === TypeFlag.Dir ? 0o755 : 0o644),
       uid: m.uid ?? 0,
       gid: m.gid ?? 0,
-      size: isDir ? 0 : data.length,
-      mtimeNs: 1_600_000_000_000_000_000n,
+      size,
+      mtimeNs,
+      linkname: m.linkname,
     }));
-    if (!isDir && data.length > 0) parts.push(data, padding(data.length));
+    if (size > 0) parts.push(data, padding(size));
   }
   parts.push(trailer());
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
