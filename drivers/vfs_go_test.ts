@@ -8,19 +8,11 @@ import { replayTarSplit } from "../archive/tarsplit.ts";
 import { type Change, ChangeKind } from "../store/types.ts";
 import { createVfsDriver, type VfsDriver } from "./vfs.ts";
 import { naiveChanges, naiveDiffSize } from "./naive.ts";
+import { goCliOk } from "../store/testdata/go_cli.ts";
 import { chainTars, listing, snapshotTree, streamOf, tempDir } from "./vfs_testutil.ts";
 
-async function goCli(graph: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("containers-storage", {
-    args: ["--graph", `${graph}/g`, "--run", `${graph}/r`, "--storage-driver", "vfs", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`containers-storage ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
+function goCli(graph: string, ...args: string[]): Promise<string> {
+  return goCliOk({ graph: `${graph}/g`, run: `${graph}/r` }, "vfs", args);
 }
 
 function norm(list: Change[]): string[] {

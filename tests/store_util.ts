@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { goCliOk, type GoRun, runGoCli } from "../store/testdata/go_cli.ts";
 
 /** A temp directory with `g` (graph root) and `r` (run root) below it. */
 export interface TempStore {
@@ -26,46 +27,21 @@ export async function withTempStore(prefix: string, fn: (t: TempStore) => Promis
 }
 
 /** Result of a command. */
-export interface Ran {
-  /** Exit code. */
-  code: number;
-  /** Standard output as text. */
-  stdout: string;
-  /** Standard error as text. */
-  stderr: string;
-}
+export type Ran = GoRun;
 
 /** Runs the Go `containers-storage` CLI (vfs) on a temp store. */
-export async function goCli(t: TempStore, args: string[], stdin?: Uint8Array): Promise<Ran> {
-  const cmd = new Deno.Command("containers-storage", {
-    args: ["--graph", t.graph, "--run", t.run, "--storage-driver", "vfs", ...args],
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const child = cmd.spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+export function goCli(t: TempStore, args: string[], stdin?: Uint8Array): Promise<Ran> {
+  return runGoCli(t, "vfs", args, stdin);
 }
 
-/** Runs the Go CLI and parses its JSON output; throws with its stderr on failure. */
+/** Runs the Go CLI and parses its JSON output; throws with its output on failure. */
 export async function goJSON(t: TempStore, args: string[]): Promise<unknown> {
-  const r = await goCli(t, [...args]);
-  if (r.code !== 0) throw new Error(`containers-storage ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return JSON.parse(r.stdout);
+  return JSON.parse(await goOk(t, args));
 }
 
 /** Runs the Go CLI, expecting success. */
-export async function goOk(t: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
-  const r = await goCli(t, args, stdin);
-  if (r.code !== 0) throw new Error(`containers-storage ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
+export function goOk(t: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
+  return goCliOk(t, "vfs", args, stdin);
 }
 
 /** Path of the repository root (for child scripts importing the library). */

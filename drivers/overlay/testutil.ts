@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { goCliOk, type GoRun, runGoCli } from "../../store/testdata/go_cli.ts";
 import { makeTar, type Member } from "../../store/testdata/tar.ts";
 import { detachAll } from "../../sys/testutil.ts";
 import { OverlayDriver } from "./overlay.ts";
@@ -63,41 +64,16 @@ export function openDriver(s: TempStore, options: Array<[string, string]> = []):
 }
 
 /** Output of a Go CLI run. */
-export interface GoResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type GoResult = GoRun;
 
 /** Runs the Go `containers-storage` CLI on the store with the overlay driver. */
-export async function goCli(s: TempStore, args: string[], stdin?: Uint8Array): Promise<GoResult> {
-  const cmd = new Deno.Command("containers-storage", {
-    args: ["--graph", s.graph, "--run", s.run, "--storage-driver", "overlay", ...args],
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const child = cmd.spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+export function goCli(s: TempStore, args: string[], stdin?: Uint8Array): Promise<GoResult> {
+  return runGoCli(s, "overlay", args, stdin);
 }
 
 /** Runs the Go CLI and fails with its output unless it exits 0. */
-export async function goOk(s: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
-  const r = await goCli(s, args, stdin);
-  if (r.code !== 0) {
-    throw new Error(`containers-storage ${args.join(" ")}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-  }
-  return r.stdout;
+export function goOk(s: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
+  return goCliOk(s, "overlay", args, stdin);
 }
 
 /** Sorted names in a directory. */
