@@ -8,7 +8,7 @@
  */
 import { extractTar } from "../archive/extract.ts";
 import { DriverOptionError } from "../store/errors.ts";
-import { sysError } from "../sys/errno.ts";
+import { errnoOf, sysError } from "../sys/errno.ts";
 import { geteuid, lchown, lstatNs } from "../sys/fs.ts";
 import type { DriverApplyOptions, DriverMountOptions } from "./driver.ts";
 
@@ -25,9 +25,8 @@ export function statGo(path: string): Deno.FileInfo {
   try {
     return Deno.statSync(path);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const errno: Record<string, number> = { ENOENT: 2, EACCES: 13, ENOTDIR: 20, ELOOP: 40, ENAMETOOLONG: 36 };
-    if (code && errno[code] !== undefined) throw sysError("stat", path, errno[code]);
+    const e = errnoOf(err);
+    if (e !== null) throw sysError("stat", path, e);
     throw err;
   }
 }

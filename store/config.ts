@@ -11,6 +11,7 @@
 import { parse, TomlDate, TomlError } from "smol-toml";
 import { cleanPath, resolvePath as resolve } from "./paths.ts";
 import { ConfigError, StoreOptionsMissingError } from "./errors.ts";
+import { osErrorText } from "../sys/errno.ts";
 import type { IDMap, StoreOptions } from "./types.ts";
 import { goQuote, goQuoteList, parseIDMap, type SubIDFiles, subIDMappings } from "./idmap.ts";
 
@@ -403,14 +404,7 @@ export function readConfigFile(file: string): { doc: Record<string, unknown>; un
   try {
     text = Deno.readTextFileSync(file);
   } catch (e) {
-    const reason = e instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : e instanceof Deno.errors.IsADirectory
-      ? "is a directory"
-      : e instanceof Error
-      ? e.message
-      : String(e);
-    const err = new ConfigError(`open ${file}: ${reason}`, undefined, { cause: e });
+    const err = new ConfigError(`open ${file}: ${osErrorText(e)}`, undefined, { cause: e });
     err.preface = `Failed to read ${file} ${err.message}`;
     throw err;
   }

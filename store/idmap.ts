@@ -6,6 +6,7 @@
  * @module
  */
 import { IDMapError } from "./errors.ts";
+import { osErrorText } from "../sys/errno.ts";
 import type { IDMap } from "./types.ts";
 
 /** Largest valid ID (uint32). */
@@ -288,14 +289,7 @@ export function subIDMap(who: string, kind: "uid" | "gid", files: SubIDFiles = {
     text = Deno.readTextFileSync(path);
   } catch (e) {
     // Go returns the *os.PathError of the open.
-    const reason = e instanceof Deno.errors.NotFound
-      ? "no such file or directory"
-      : e instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : e instanceof Error
-      ? e.message
-      : String(e);
-    throw new IDMapError(`open ${path}: ${reason}`, undefined, { cause: e });
+    throw new IDMapError(`open ${path}: ${osErrorText(e)}`, undefined, { cause: e });
   }
   const ranges = parseSubIDFile(text, path).filter((r) => names.includes(r.owner) || r.owner === "ALL");
   if (ranges.length === 0) {

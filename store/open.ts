@@ -16,6 +16,7 @@ import type { StoreOptions } from "./types.ts";
 import { type Driver, driverFactory, type DriverInit, driverNames } from "../drivers/driver.ts";
 import { completeStoreOptions } from "./config.ts";
 import { LockFile } from "./lockfile.ts";
+import { osErrorText } from "../sys/errno.ts";
 import "../drivers/registry.ts";
 
 /** Go's built-in driver priority. */
@@ -141,8 +142,7 @@ export function checkAdditionalStores(driver: string, roots: readonly string[]):
     try {
       st = Deno.statSync(root);
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "no such file or directory" : (e as Error).message;
-      throw new AdditionalStoreError(why, `additional image store ${root}`, { cause: e });
+      throw new AdditionalStoreError(osErrorText(e), `additional image store ${root}`, { cause: e });
     }
     if (!st.isDirectory) throw new AdditionalStoreError("not a directory", `additional image store ${root}`);
     for (const lock of [`${driver}-layers/layers.lock`, `${driver}-images/images.lock`]) {

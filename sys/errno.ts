@@ -111,6 +111,27 @@ export function errnoText(e: number): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
+const BY_CODE = new Map<string, number>([
+  ...Object.entries(TABLE).map(([n, [code]]) => [code, Number(n)] as [string, number]),
+  ["ENOTSUP", EOPNOTSUPP],
+]);
+
+/** The errno of an error that carries a symbolic `code` (Deno's file errors: `ENOENT`), or null. */
+export function errnoOf(err: unknown): number | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? BY_CODE.get(code) ?? null : null;
+}
+
+/**
+ * What Go prints after `OP PATH: ` for a failed file operation: the errno's text
+ * (`no such file or directory`), else the error's own message.
+ */
+export function osErrorText(err: unknown): string {
+  const e = errnoOf(err);
+  if (e !== null) return errnoText(e);
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
  * A `SystemError` reading `OP SUBJECT: TEXT`, as Go prints `*os.PathError`
  * (`open /x/y: no such file or directory`). `subject` is the path, possibly followed by

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SystemError } from "../store/errors.ts";
 import * as fs from "./fs.ts";
-import { errnoCode, errnoText, isErrno, sysError } from "./errno.ts";
+import { errnoCode, errnoOf, errnoText, isErrno, osErrorText, sysError } from "./errno.ts";
 
 function tmp(): string {
   return Deno.makeTempDirSync({ prefix: "cs-sysfs-" });
@@ -73,6 +73,23 @@ Deno.test("errors read like Go's PathError and carry errno and code", () => {
     assert.equal(sysError("mount", "", 1).message, "mount: operation not permitted");
     assert.ok(isErrno(sysError("x", "y", 95), "ENOTSUP"));
     assert.ok(!isErrno(sysError("x", "y", 2), "ENOTSUP", "EEXIST"));
+
+    // Deno's own file errors get Go's texts through their codes.
+    const denoError = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e;
+      }
+      assert.fail("no error");
+    };
+    const missing = denoError(() => Deno.readTextFileSync(`${d}/nope`));
+    assert.equal(errnoOf(missing), 2);
+    assert.equal(osErrorText(missing), "no such file or directory");
+    assert.equal(osErrorText(denoError(() => Deno.readTextFileSync(d))), "is a directory");
+    assert.equal(errnoOf({ code: "ENOTSUP" }), 95);
+    assert.equal(errnoOf(new Error("plain")), null);
+    assert.equal(osErrorText(new Error("plain")), "plain");
   } finally {
     Deno.removeSync(d, { recursive: true });
   }
