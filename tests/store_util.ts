@@ -4,26 +4,19 @@
  *
  * @module
  */
-import { goCliOk, type GoRun, runGoCli } from "../store/testdata/go_cli.ts";
+import {
+  goCliOk,
+  type GoRun,
+  runGoCli,
+  type TempStore,
+  withTempStore as withStore,
+} from "../store/testdata/go_cli.ts";
 
-/** A temp directory with `g` (graph root) and `r` (run root) below it. */
-export interface TempStore {
-  /** Parent directory. */
-  root: string;
-  /** Graph root. */
-  graph: string;
-  /** Run root. */
-  run: string;
-}
+export type { TempStore };
 
 /** Runs `fn` with a fresh temp store directory, removed afterwards even on failure. */
-export async function withTempStore(prefix: string, fn: (t: TempStore) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: `cs-${prefix}-` });
-  try {
-    await fn({ root, graph: `${root}/g`, run: `${root}/r` });
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+export function withTempStore(prefix: string, fn: (t: TempStore) => Promise<void>): Promise<void> {
+  return withStore(`cs-${prefix}-`, fn);
 }
 
 /** Result of a command. */

@@ -92,7 +92,7 @@ Deno.test("overlay with fuse-overlayfs: mounts, reads, unmounts; Go mounts our l
 
 Deno.test("overlay with a failing mount program reports its stderr", T, async () => {
   await withTempStore(async (s) => {
-    const prog = `${s.base}/badmount`;
+    const prog = `${s.root}/badmount`;
     Deno.writeTextFileSync(prog, "#!/bin/sh\necho 'fuse: device not found' >&2\nexit 1\n", { mode: 0o755 });
     const d = await openDriver(s, [["mount_program", prog]]);
     await d.create("l1", null, {});
@@ -102,7 +102,7 @@ Deno.test("overlay with a failing mount program reports its stderr", T, async ()
     });
     assert.equal(await d.isMounted("l1", `${s.graph}/overlay/l1/merged`), false);
     await assert.rejects(
-      () => openDriver(s, [["mount_program", `${s.base}/missing`]]),
+      () => openDriver(s, [["mount_program", `${s.root}/missing`]]),
       /overlay: can't stat program ".*\/missing": stat .*missing: no such file or directory/,
     );
   });

@@ -4,9 +4,15 @@
  *
  * @module
  */
-import { goCliOk, type GoRun, runGoCli } from "../../store/testdata/go_cli.ts";
+import {
+  goCliOk,
+  type GoRun,
+  type GoStore,
+  runGoCli,
+  type TempStore,
+  withTempStore as withStore,
+} from "../../store/testdata/go_cli.ts";
 import { makeTar, type Member } from "../../store/testdata/tar.ts";
-import { detachAll } from "../../sys/testutil.ts";
 import { OverlayDriver } from "./overlay.ts";
 
 /** One entry of a test tar: `name` plus optional content (files), link target or type. */
@@ -31,35 +37,23 @@ export function tarStream(entries: TEntry[]): ReadableStream<Uint8Array> {
   });
 }
 
-/** A throwaway store root with graph and run roots. */
-export interface TempStore {
-  base: string;
-  graph: string;
-  run: string;
-}
+/** A throwaway store: `root` with graph and run roots in it. */
+export type { TempStore };
 
 /**
  * Runs `fn` with a fresh temp store; afterwards (also on failure) the Go CLI's
  * `shutdown` runs when `go` is set, every mount below the store is detached and the
  * directory removed.
  */
-export async function withTempStore(
+export function withTempStore(
   fn: (s: TempStore) => Promise<void>,
   opts: { go?: boolean } = {},
 ): Promise<void> {
-  const base = await Deno.makeTempDir({ prefix: "ovl-test-" });
-  const s = { base, graph: `${base}/g`, run: `${base}/r` };
-  try {
-    await fn(s);
-  } finally {
-    if (opts.go) await goCli(s, ["shutdown"]).catch(() => {});
-    detachAll(base);
-    await Deno.remove(base, { recursive: true }).catch(() => {});
-  }
+  return withStore("ovl-test-", fn, { goShutdown: opts.go ? "overlay" : undefined });
 }
 
 /** Opens our overlay driver on a temp store. */
-export function openDriver(s: TempStore, options: Array<[string, string]> = []): Promise<OverlayDriver> {
+export function openDriver(s: GoStore, options: Array<[string, string]> = []): Promise<OverlayDriver> {
   return OverlayDriver.init({ graphRoot: s.graph, runRoot: s.run, options, uidMap: [], gidMap: [] });
 }
 
@@ -67,12 +61,12 @@ export function openDriver(s: TempStore, options: Array<[string, string]> = []):
 export type GoResult = GoRun;
 
 /** Runs the Go `containers-storage` CLI on the store with the overlay driver. */
-export function goCli(s: TempStore, args: string[], stdin?: Uint8Array): Promise<GoResult> {
+export function goCli(s: GoStore, args: string[], stdin?: Uint8Array): Promise<GoResult> {
   return runGoCli(s, "overlay", args, stdin);
 }
 
 /** Runs the Go CLI and fails with its output unless it exits 0. */
-export function goOk(s: TempStore, args: string[], stdin?: Uint8Array): Promise<string> {
+export function goOk(s: GoStore, args: string[], stdin?: Uint8Array): Promise<string> {
   return goCliOk(s, "overlay", args, stdin);
 }
 

@@ -1,8 +1,10 @@
 /**
- * Test helper: runs the Go reference CLI (`containers-storage`) on a store.
+ * Test helpers: throwaway stores, and the Go reference CLI (`containers-storage`) run
+ * on a store.
  *
  * @module
  */
+import { detachAll } from "../../sys/testutil.ts";
 
 /** Output of a Go CLI run. */
 export interface GoRun {
@@ -20,6 +22,34 @@ export interface GoStore {
   graph: string;
   /** Run root. */
   run: string;
+}
+
+/** A throwaway store: a temp directory with the graph root `g` and the run root `r` in it. */
+export interface TempStore extends GoStore {
+  /** The temp directory. */
+  root: string;
+}
+
+/**
+ * Runs `fn` on a fresh temp store (directory name starting with `prefix`). Afterwards,
+ * also when `fn` failed, the Go CLI's `shutdown` runs when `goShutdown` names a driver
+ * (Go keeps a private bind mount of the driver's home), every mount below the store is
+ * detached and the directory removed.
+ */
+export async function withTempStore(
+  prefix: string,
+  fn: (t: TempStore) => Promise<void>,
+  opts: { goShutdown?: string } = {},
+): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix });
+  const t = { root, graph: `${root}/g`, run: `${root}/r` };
+  try {
+    await fn(t);
+  } finally {
+    if (opts.goShutdown) await runGoCli(t, opts.goShutdown, ["shutdown"]).catch(() => {});
+    detachAll(root);
+    await Deno.remove(root, { recursive: true });
+  }
 }
 
 /** Runs the Go CLI on `store` with `driver`, feeding `stdin` when given. */
