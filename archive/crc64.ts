@@ -84,32 +84,49 @@ function assemble(): Uint8Array<ArrayBuffer> {
   const get = (i: number) => c.push(0x20, i), set = (i: number) => c.push(0x21, i);
   const i32 = (v: number) => c.push(0x41, ...sleb(v));
   const load64 = (off: number) => c.push(0x29, 3, ...uleb(off));
-  const [P, N, END, END16, CRC, A, W] = [0, 1, 2, 3, 4, 5, 6];
+  const [P, N, END, END16, CRC, A, W0, W1, W2, W3] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   i32(0), load64(KERNEL_STATE), c.push(0x42, 0x7f, 0x85), set(CRC); // crc = ~state
   get(P), get(N), c.push(0x6a), set(END);
   get(P), get(N), i32(-16), c.push(0x71, 0x6a), set(END16);
   c.push(0x02, 0x40, 0x03, 0x40); // block loop
   get(P), get(END16), c.push(0x4f, 0x0d, 1); // p >= end16: break
-  get(CRC), get(P), load64(0), c.push(0x85), set(A);
-  let first = true;
-  // Four 32-bit words of the 16 bytes; byte j of a word indexes table `top - j`.
-  const word = (load: () => void, top: number) => {
-    load();
-    set(W);
-    for (let j = 0; j < 4; j++) {
-      get(W);
-      if (j === 0) (i32(3), c.push(0x74)); // shl 3
-      else (i32(8 * j - 3), c.push(0x76)); // shr_u
-      i32(0x7f8), c.push(0x71); // & 0x7f8: byte * 8
-      load64((top - j) * 2048);
-      if (!first) c.push(0x85);
-      first = false;
-    }
+  // Table of byte j of 32-bit word w: (w >> 8j) & 0xff, times 8 for i64 entries.
+  const lookup = (w: number, j: number, table: number) => {
+    get(w);
+    if (j === 0) (i32(3), c.push(0x74)); // shl 3
+    else (i32(8 * j - 3), c.push(0x76)); // shr_u
+    i32(0x7f8), c.push(0x71);
+    load64(table * 2048);
   };
-  word(() => (get(A), c.push(0xa7)), 15); // wrap a
-  word(() => (get(A), c.push(0x42, 32, 0x88, 0xa7)), 11); // wrap (a >> 32)
-  word(() => (get(P), c.push(0x28, 2, 8)), 7); // i32.load offset=8
-  word(() => (get(P), c.push(0x28, 2, 12)), 3);
+  // XOR of the 8 lookups of two words as a balanced tree: the CPU overlaps the loads
+  // and the loop-carried chain stays short (a linear chain of XORs would bound it).
+  const tree8 = (lo: number, hi: number, top: number) => {
+    const xor = () => c.push(0x85);
+    lookup(lo, 0, top),
+      lookup(lo, 1, top - 1),
+      xor(),
+      lookup(lo, 2, top - 2),
+      lookup(lo, 3, top - 3),
+      xor(),
+      xor();
+    lookup(hi, 0, top - 4),
+      lookup(hi, 1, top - 5),
+      xor(),
+      lookup(hi, 2, top - 6),
+      lookup(hi, 3, top - 7),
+      xor(),
+      xor();
+    xor();
+  };
+  // The second 8 bytes do not depend on the running CRC: their part first.
+  get(P), c.push(0x28, 2, 8), set(W0); // i32.load offset=8
+  get(P), c.push(0x28, 2, 12), set(W1);
+  tree8(W0, W1, 7);
+  get(CRC), get(P), load64(0), c.push(0x85), set(A);
+  get(A), c.push(0xa7), set(W2); // wrap a
+  get(A), c.push(0x42, 32, 0x88, 0xa7), set(W3); // wrap (a >> 32)
+  tree8(W2, W3, 15);
+  c.push(0x85);
   set(CRC);
   get(P), i32(16), c.push(0x6a), set(P);
   c.push(0x0c, 0, 0x0b, 0x0b); // br loop; end end
@@ -121,7 +138,7 @@ function assemble(): Uint8Array<ArrayBuffer> {
   c.push(0x0c, 0, 0x0b, 0x0b);
   i32(0), get(CRC), c.push(0x42, 0x7f, 0x85, 0x37, 3, ...uleb(KERNEL_STATE)); // state = ~crc
   c.push(0x0b);
-  const body = [3, 2, 0x7f, 2, 0x7e, 1, 0x7f, ...c]; // locals: 2 i32, 2 i64, 1 i32
+  const body = [3, 2, 0x7f, 2, 0x7e, 4, 0x7f, ...c]; // locals: 2 i32, 2 i64, 4 i32
   const sec = (id: number, s: number[]) => [id, ...uleb(s.length), ...s];
   const name = (s: string) => [s.length, ...[...s].map((x) => x.charCodeAt(0))];
   return new Uint8Array([

@@ -15,6 +15,7 @@ import { ArchiveError, IntegrityError } from "../store/errors.ts";
 import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
 import { Crc64 } from "./crc64.ts";
+import { CrcOffload } from "./crc_offload.ts";
 import { decompress } from "./compression.ts";
 import { fileSource } from "./source.ts";
 import { readInto } from "../sys/fs.ts";
@@ -320,7 +321,16 @@ interface OpenFile {
   name: string;
   left: number;
   want: Uint8Array | null;
+  /** Checksummed by the worker (`offload`). */
+  remote: boolean;
 }
+
+// A file this large starts the checksum worker (its start-up costs what hashing ~60 MB
+// does); once it runs, files from OFFLOAD_MIN up go to it.
+const OFFLOAD_START = 32 << 20;
+const OFFLOAD_MIN = 1 << 20;
+// Bytes the worker may lag behind before the replay waits for it.
+const OFFLOAD_BACKLOG = 64 << 20;
 
 /**
  * Rebuilds the original uncompressed tar from a tar-split file and the layer's files
@@ -337,6 +347,11 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
   let out = new Uint8Array(OUT_CHUNK);
   let pos = 0;
   const crc = new Crc64();
+  // Large files are checksummed on a worker while the replay goes on; a mismatch found
+  // there fails the stream at its next pull, and the stream ends only once all agreed.
+  let offload: CrcOffload | null | undefined;
+  const checks = new Set<Promise<void>>();
+  let failure: unknown = null;
   const closeFile = () => {
     const c = cur;
     cur = null;
@@ -351,6 +366,7 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
     closeFile();
     if (closed) return;
     closed = true;
+    offload?.close();
     await src?.close().catch(() => {});
     await getter.close();
   };
@@ -368,15 +384,26 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
       const ask = Math.min(c.left + 1, out.length - pos);
       const n = read(c, out.subarray(pos, pos + ask));
       if (n === 0 || n > c.left) throw fail(c.name);
-      crc.update(out.subarray(pos, pos + n));
+      if (c.remote) offload!.update(out.subarray(pos, pos + n));
+      else crc.update(out.subarray(pos, pos + n));
       pos += n;
       c.left -= n;
       atEnd = n < ask;
     }
     if (c.left > 0) return;
-    const ok = (atEnd || read(c, ONE) === 0) && c.want !== null && equal(crc.digest(), c.want);
+    const whole = atEnd || read(c, ONE) === 0;
     closeFile();
-    if (!ok) throw fail(c.name);
+    if (!whole || c.want === null) throw fail(c.name);
+    if (!c.remote) {
+      if (!equal(crc.digest(), c.want)) throw fail(c.name);
+      return;
+    }
+    const want = c.want;
+    const check: Promise<void> = offload!.end().then(
+      (d) => void (equal(d, want) || (failure ??= fail(c.name))),
+      (e) => void (failure ??= e),
+    ).finally(() => checks.delete(check));
+    checks.add(check);
   };
   /** Hands out the filled part of `out` and starts a new chunk of at least `min` bytes. */
   const emit = (ctl: ReadableStreamDefaultController<Uint8Array>, min = 0) => {
@@ -408,7 +435,9 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
     async pull(ctl) {
       try {
         src ??= await LineSource.open(file);
+        if (offload && offload.backlog > OFFLOAD_BACKLOG) await offload.settle(OFFLOAD_BACKLOG / 2);
         for (;;) {
+          if (failure) throw failure;
           if (cur) {
             copy();
             if (pos === out.length) return emit(ctl);
@@ -420,6 +449,8 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
               await src.refill();
               continue;
             }
+            while (checks.size) await Promise.all(checks);
+            if (failure) throw failure;
             emit(ctl);
             await close();
             ctl.close();
@@ -456,8 +487,16 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
           if (fd < 0 && !f) {
             throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(e.name)}: missing`);
           }
+          if (offload === undefined && e.size >= OFFLOAD_START) offload = CrcOffload.create();
           crc.reset();
-          cur = { fd, f, name: e.name, left: e.size, want: e.payload };
+          cur = {
+            fd,
+            f,
+            name: e.name,
+            left: e.size,
+            want: e.payload,
+            remote: !!offload && e.size >= OFFLOAD_MIN,
+          };
         }
       } catch (err) {
         await close();

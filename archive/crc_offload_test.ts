@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { CrcOffload } from "./crc_offload.ts";
+import { Crc64 } from "./crc64.ts";
+
+Deno.test("CrcOffload: digests of several sequences match Crc64, in order; backlog drains", async () => {
+  const off = CrcOffload.create();
+  assert.ok(off);
+  try {
+    const data = new Uint8Array(3_000_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 27;
+    const seqs = [data.subarray(0, 0), data.subarray(5, 70), data, data.subarray(1 << 20, (2 << 20) + 17)];
+    const got: Array<Promise<Uint8Array>> = [];
+    for (const s of seqs) {
+      for (let i = 0; i < s.length; i += 700_000) off.update(s.subarray(i, i + 700_000));
+      got.push(off.end());
+    }
+    const want = seqs.map((s) => [...new Crc64().update(s).digest()]);
+    assert.deepEqual((await Promise.all(got)).map((d) => [...d]), want);
+    await off.settle(0);
+    assert.equal(off.backlog, 0);
+  } finally {
+    off.close();
+  }
+  await assert.rejects(off.end(), /closed/);
+});
