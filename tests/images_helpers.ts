@@ -11,6 +11,7 @@ import { TarWriter } from "../archive/tar_writer.ts";
 import { TypeFlag } from "../archive/types.ts";
 import { MediaType, serializeOciIndex, serializeOciManifest } from "../image/manifest.ts";
 import type { Descriptor, Platform } from "../image/manifest.ts";
+import { runGoCli } from "../store/testdata/go_cli.ts";
 
 /** Output of a finished program. */
 export interface Ran {
@@ -99,16 +100,7 @@ export async function addLayer(
 
 /** Shuts a store down with the Go CLI (drops overlay's private mounts) before it is removed. */
 export async function shutdownGo(driver: string, graph: string, runRoot: string): Promise<void> {
-  await run("containers-storage", [
-    "--graph",
-    graph,
-    "--run",
-    runRoot,
-    "--storage-driver",
-    driver,
-    "shutdown",
-    "-f",
-  ]);
+  await runGoCli({ graph, run: runRoot }, driver, ["shutdown", "-f"]);
 }
 
 /** Reads a store's `images.json` or `layers.json` (empty list when absent). */
