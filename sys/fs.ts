@@ -167,26 +167,22 @@ export function fchmodat(dirfd: number, name: string, mode: number): void {
 // ---- times ----
 const tsBuf = new BigInt64Array(4);
 const tsBytes = new Uint8Array(tsBuf.buffer);
+/** Fills the timespec at `i` of tsBuf: UTIME_OMIT for null, else seconds and nanoseconds. */
+function putTimespec(i: number, ns: bigint | null): void {
+  if (ns === null) {
+    tsBuf[i] = 0n;
+    tsBuf[i + 1] = BigInt(UTIME_OMIT);
+    return;
+  }
+  // Floor division so pre-1970 times keep 0 <= nsec < 1e9.
+  let s = ns / NS, n = ns % NS;
+  if (n < 0n) (s -= 1n, n += NS);
+  tsBuf[i] = s;
+  tsBuf[i + 1] = n;
+}
 function setTimes(atimeNs: bigint | null, mtimeNs: bigint | null): void {
-  if (atimeNs === null) {
-    tsBuf[0] = 0n;
-    tsBuf[1] = BigInt(UTIME_OMIT);
-  } else {
-    // Floor division so pre-1970 times keep 0 <= nsec < 1e9.
-    let s = atimeNs / NS, n = atimeNs % NS;
-    if (n < 0n) (s -= 1n, n += NS);
-    tsBuf[0] = s;
-    tsBuf[1] = n;
-  }
-  if (mtimeNs === null) {
-    tsBuf[2] = 0n;
-    tsBuf[3] = BigInt(UTIME_OMIT);
-  } else {
-    let s = mtimeNs / NS, n = mtimeNs % NS;
-    if (n < 0n) (s -= 1n, n += NS);
-    tsBuf[2] = s;
-    tsBuf[3] = n;
-  }
+  putTimespec(0, atimeNs);
+  putTimespec(2, mtimeNs);
 }
 
 /**
