@@ -78,10 +78,7 @@ export function ofdGetLock(
   fd: number,
   type: typeof F_RDLCK | typeof F_WRLCK,
 ): { type: LockType; pid: number } {
-  const b = flockStruct(type);
-  check(S.fcntl_lk(fd, F_OFD_GETLK, b), "fcntl", "F_OFD_GETLK");
-  const v = new DataView(b.buffer);
-  return { type: v.getInt16(0, true) as LockType, pid: v.getInt32(24, true) };
+  return getLock(fd, type, F_OFD_GETLK, "F_OFD_GETLK");
 }
 
 /**
@@ -92,8 +89,18 @@ export function posixGetLock(
   fd: number,
   type: typeof F_RDLCK | typeof F_WRLCK,
 ): { type: LockType; pid: number } {
+  return getLock(fd, type, F_GETLK, "F_GETLK");
+}
+
+/** One GETLK query (`cmd` named `cmdName` in errors): the blocking lock's type and owner pid. */
+function getLock(
+  fd: number,
+  type: typeof F_RDLCK | typeof F_WRLCK,
+  cmd: number,
+  cmdName: string,
+): { type: LockType; pid: number } {
   const b = flockStruct(type);
-  check(S.fcntl_lk(fd, F_GETLK, b), "fcntl", "F_GETLK");
+  check(S.fcntl_lk(fd, cmd, b), "fcntl", cmdName);
   const v = new DataView(b.buffer);
   return { type: v.getInt16(0, true) as LockType, pid: v.getInt32(24, true) };
 }
