@@ -97,6 +97,27 @@ export async function attempt<T>(fn: () => Promise<T>): Promise<T | null> {
   }
 }
 
+/**
+ * The `layer`, `image` and `container` commands: each argument resolved (unknown ones
+ * left out, as Go does), all of them printed as one JSON array or one text block each;
+ * exit 1 when some argument was unknown.
+ */
+export async function showEach<T>(
+  ctx: Context,
+  resolve: (arg: string) => Promise<T>,
+  json: (item: T) => unknown,
+  text: (item: T) => string | Promise<string>,
+): Promise<number> {
+  const matched: T[] = [];
+  for (const arg of ctx.args) {
+    const item = await attempt(() => resolve(arg));
+    if (item !== null) matched.push(item);
+  }
+  if (flagBool(ctx, "json")) await ctx.out.json(matched.map(json));
+  else for (const item of matched) await ctx.out.print(await text(item));
+  return matched.length === ctx.args.length ? 0 : 1;
+}
+
 /** Sorts strings bytewise by UTF-8, the order of Go's sorted map keys. */
 export function sortBytewise(keys: string[]): string[] {
   const enc = new TextEncoder();

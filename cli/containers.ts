@@ -6,7 +6,7 @@
  */
 
 import type { Container } from "../mod.ts";
-import { attempt, containerJSON, idMappingFromFlags, metadataFromFlags } from "./common.ts";
+import { attempt, containerJSON, idMappingFromFlags, metadataFromFlags, showEach } from "./common.ts";
 import { flagBool, flagList, flagString } from "./context.ts";
 import type { Action } from "./context.ts";
 import { errorText } from "./errors.ts";
@@ -48,33 +48,22 @@ const containers: Action = async (ctx) => {
   return 0;
 };
 
-const container: Action = async (ctx) => {
-  const matched: Container[] = [];
-  for (const arg of ctx.args) {
-    const c = await attempt(() => ctx.store.container(arg));
-    if (c) matched.push(c);
-  }
-  if (flagBool(ctx, "json")) {
-    await ctx.out.json(matched.map(containerJSON));
-  } else {
-    for (const c of matched) {
-      let text = `ID: ${c.id}\n`;
-      for (const n of c.names) text += `Name: ${n}\n`;
-      text += `Image: ${c.imageId}\n`;
-      const image = c.imageId ? await attempt(() => ctx.store.image(c.imageId)) : null;
-      for (const n of image?.names ?? []) text += `Image name: ${n}\n`;
-      try {
-        text += `Size: ${await ctx.store.containerSize(c.id)}\n`;
-      } catch (e) {
-        text += `Size unknown: ${errorText(e)}\n`;
-      }
-      text += `Layer: ${c.layerId}\n`;
-      for (const k of c.bigDataNames) text += `Data: ${k}\n`;
-      await ctx.out.print(text);
+const container: Action = (ctx) =>
+  showEach(ctx, (arg) => ctx.store.container(arg), containerJSON, async (c: Container) => {
+    let text = `ID: ${c.id}\n`;
+    for (const n of c.names) text += `Name: ${n}\n`;
+    text += `Image: ${c.imageId}\n`;
+    const image = c.imageId ? await attempt(() => ctx.store.image(c.imageId)) : null;
+    for (const n of image?.names ?? []) text += `Image name: ${n}\n`;
+    try {
+      text += `Size: ${await ctx.store.containerSize(c.id)}\n`;
+    } catch (e) {
+      text += `Size unknown: ${errorText(e)}\n`;
     }
-  }
-  return matched.length === ctx.args.length ? 0 : 1;
-};
+    text += `Layer: ${c.layerId}\n`;
+    for (const k of c.bigDataNames) text += `Data: ${k}\n`;
+    return text;
+  });
 
 const containerDir: Action = async (ctx) => {
   await ctx.out.print(`${await ctx.store.containerDirectory(ctx.args[0])}\n`);

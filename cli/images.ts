@@ -7,7 +7,7 @@
 
 import { InvalidDigestFormatError, InvalidDigestLengthError, UnsupportedDigestError } from "../mod.ts";
 import type { Image } from "../mod.ts";
-import { attempt, imageJSON, metadataFromFlags } from "./common.ts";
+import { imageJSON, metadataFromFlags, showEach } from "./common.ts";
 import { flagBool, flagList, flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
 import { errorText } from "./errors.ts";
@@ -68,33 +68,22 @@ const imagesByDigest: Action = async (ctx) => {
   return 0;
 };
 
-const image: Action = async (ctx) => {
-  const matched: Image[] = [];
-  for (const arg of ctx.args) {
-    const i = await attempt(() => ctx.store.image(arg));
-    if (i) matched.push(i);
-  }
-  if (flagBool(ctx, "json")) {
-    await ctx.out.json(matched.map(imageJSON));
-  } else {
-    for (const i of matched) {
-      let text = `ID: ${i.id}\n`;
-      for (const n of i.names) text += `Name: ${n}\n`;
-      text += `Top Layer: ${i.topLayer}\n`;
-      for (const l of i.mappedTopLayers) text += `Top Layer: ${l}\n`;
-      for (const d of i.digests) text += `Digest: ${d}\n`;
-      for (const k of i.bigDataNames) text += `Data: ${k}\n`;
-      try {
-        text += `Size: ${await ctx.store.imageSize(i.id)}\n`;
-      } catch (e) {
-        text += `Size unknown: ${errorText(e)}\n`;
-      }
-      if (i.readOnly) text += "Read Only: true\n";
-      await ctx.out.print(text);
+const image: Action = (ctx) =>
+  showEach(ctx, (arg) => ctx.store.image(arg), imageJSON, async (i: Image) => {
+    let text = `ID: ${i.id}\n`;
+    for (const n of i.names) text += `Name: ${n}\n`;
+    text += `Top Layer: ${i.topLayer}\n`;
+    for (const l of i.mappedTopLayers) text += `Top Layer: ${l}\n`;
+    for (const d of i.digests) text += `Digest: ${d}\n`;
+    for (const k of i.bigDataNames) text += `Data: ${k}\n`;
+    try {
+      text += `Size: ${await ctx.store.imageSize(i.id)}\n`;
+    } catch (e) {
+      text += `Size unknown: ${errorText(e)}\n`;
     }
-  }
-  return matched.length === ctx.args.length ? 0 : 1;
-};
+    if (i.readOnly) text += "Read Only: true\n";
+    return text;
+  });
 
 /**
  * HEAD's get-image-dir / get-image-run-dir. Unlike HEAD, the argument is resolved as an

@@ -7,7 +7,7 @@
 
 import { NotSupportedError } from "../mod.ts";
 import type { Container, Image, Layer } from "../mod.ts";
-import { attempt, idMappingFromFlags, idMapText, layerJSON } from "./common.ts";
+import { attempt, idMappingFromFlags, idMapText, layerJSON, showEach } from "./common.ts";
 import { flagBool, flagList, flagString } from "./context.ts";
 import type { Action, Context } from "./context.ts";
 import { errorText } from "./errors.ts";
@@ -86,28 +86,16 @@ const layers: Action = async (ctx) => {
   return 0;
 };
 
-const layer: Action = async (ctx) => {
-  const matched: Layer[] = [];
-  for (const arg of ctx.args) {
-    const l = await attempt(() => ctx.store.layer(arg));
-    if (l) matched.push(l);
-  }
-  if (flagBool(ctx, "json")) {
-    await ctx.out.json(matched.map(layerJSON));
-  } else {
-    let text = "";
-    for (const l of matched) {
-      text += `ID: ${l.id}\n`;
-      for (const m of l.uidMap) text += `UID mapping: ${idMapText(m)}\n`;
-      for (const m of l.gidMap) text += `GID mapping: ${idMapText(m)}\n`;
-      if (l.parent) text += `Parent: ${l.parent}\n`;
-      for (const n of l.names) text += `Name: ${n}\n`;
-      if (l.readOnly) text += "Read Only: true\n";
-    }
-    await ctx.out.print(text);
-  }
-  return matched.length === ctx.args.length ? 0 : 1;
-};
+const layer: Action = (ctx) =>
+  showEach(ctx, (arg) => ctx.store.layer(arg), layerJSON, (l: Layer) => {
+    let text = `ID: ${l.id}\n`;
+    for (const m of l.uidMap) text += `UID mapping: ${idMapText(m)}\n`;
+    for (const m of l.gidMap) text += `GID mapping: ${idMapText(m)}\n`;
+    if (l.parent) text += `Parent: ${l.parent}\n`;
+    for (const n of l.names) text += `Name: ${n}\n`;
+    if (l.readOnly) text += "Read Only: true\n";
+    return text;
+  });
 
 /** Shared by layer-parent-owners and container-parent-owners. */
 export async function parentOwners(
