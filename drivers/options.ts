@@ -5,6 +5,7 @@
  * @module
  */
 import { DriverOptionError } from "../store/errors.ts";
+import { goQuote } from "../store/quote.ts";
 
 /** Go's strconv.ParseBool: the value, or null for anything Go refuses. */
 export function goParseBool(text: string): boolean | null {
@@ -31,7 +32,7 @@ export function goParseBool(text: string): boolean | null {
 export function parseBoolOption(value: string): boolean {
   const b = goParseBool(value);
   if (b === null) {
-    throw new DriverOptionError(`strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
+    throw new DriverOptionError(`strconv.ParseBool: parsing ${goQuote(value)}: invalid syntax`);
   }
   return b;
 }

@@ -13,7 +13,8 @@ import { cleanPath, resolvePath as resolve } from "./paths.ts";
 import { ConfigError, StoreOptionsMissingError } from "./errors.ts";
 import { osErrorText } from "../sys/errno.ts";
 import type { IDMap, StoreOptions } from "./types.ts";
-import { goQuote, goQuoteList, parseIDMap, type SubIDFiles, subIDMappings } from "./idmap.ts";
+import { parseIDMap, type SubIDFiles, subIDMappings } from "./idmap.ts";
+import { goQuote, goQuoteList } from "./quote.ts";
 
 /** Root's default graph root. */
 export const DEFAULT_GRAPH_ROOT = "/var/lib/containers/storage";

@@ -6,6 +6,7 @@
  * @module
  */
 import { IDMapError } from "./errors.ts";
+import { goQuote, goQuoteList } from "./quote.ts";
 import { osErrorText } from "../sys/errno.ts";
 import type { IDMap } from "./types.ts";
 
@@ -13,53 +14,6 @@ import type { IDMap } from "./types.ts";
 export const MAX_ID = 0xffffffff;
 /** The overflow ID the kernel shows for unmappable IDs (`nobody`/`nogroup`). */
 export const OVERFLOW_ID = 65534;
-
-/** Go's `%q` of one string (strconv.Quote). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case "\\":
-        out += "\\\\";
-        continue;
-      case "\x07":
-        out += "\\a";
-        continue;
-      case "\b":
-        out += "\\b";
-        continue;
-      case "\f":
-        out += "\\f";
-        continue;
-      case "\n":
-        out += "\\n";
-        continue;
-      case "\r":
-        out += "\\r";
-        continue;
-      case "\t":
-        out += "\\t";
-        continue;
-      case "\v":
-        out += "\\v";
-        continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else if (c >= 0xd800 && c <= 0xdfff) out += "\\ufffd";
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad) out += "\\u" + c.toString(16).padStart(4, "0");
-    else out += ch;
-  }
-  return out + '"';
-}
-
-/** Go's `%q` of a []string: `["a" "b"]`. */
-export function goQuoteList(list: string[]): string {
-  return `[${list.map(goQuote).join(" ")}]`;
-}
 
 const UINT = /^[0-9]+$/;
 function parseUint32(s: string): number | null {

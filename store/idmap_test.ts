@@ -3,7 +3,6 @@ import { IDMapError } from "./errors.ts";
 import {
   copyIDMap,
   formatIDMap,
-  goQuote,
   mapsEqual,
   parseIDMap,
   parseSubIDFile,
@@ -56,15 +55,6 @@ Deno.test("parseIDMap: malformed input gives Go's exact message", () => {
     }, spec);
   }
   assert.throws(() => parseIDMap(["1:2:3", "bad"], "uid"), { message: /: \["1:2:3" "bad"\]$/ });
-});
-
-Deno.test("goQuote follows strconv.Quote", () => {
-  assert.equal(goQuote("plain"), '"plain"');
-  assert.equal(goQuote('q"\\'), '"q\\"\\\\"');
-  assert.equal(goQuote("\x00\x1b\x7f"), '"\\x00\\x1b\\x7f"');
-  assert.equal(goQuote("\n\r\t\v\f\b\x07"), '"\\n\\r\\t\\v\\f\\b\\a"');
-  assert.equal(goQuote("é日本"), '"é日本"');
-  assert.equal(goQuote("\u0085"), '"\\u0085"');
 });
 
 Deno.test("toHost/toContainer translate through several ranges and reject the unmappable", () => {

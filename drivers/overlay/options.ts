@@ -6,6 +6,7 @@
  */
 import { DriverOptionError } from "../../store/errors.ts";
 import { cleanPath } from "../../store/paths.ts";
+import { goQuote } from "../../store/quote.ts";
 import { parseBoolOption, ramInBytes } from "../options.ts";
 
 /** The overlay driver's configuration after parsing. */
@@ -26,11 +27,6 @@ export interface OverlayOptions {
   quotaSize: number;
   /** `inodes`: project inode quota (0 = none). */
   quotaInodes: number;
-}
-
-/** Go's `%q` for the plain strings that appear in option values. */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }
 
 /**
