@@ -1,13 +1,9 @@
 /**
- * Go's text renderings that the CLI's output depends on: `%q` (strconv.Quote)
- * and `%v` of string and number slices.
+ * Go's text renderings that the CLI's output depends on: `%q` (strconv.Quote) and `%v`
+ * of slices. They are the store's own (store/quote.ts), so that the CLI and the
+ * library's messages quote alike.
  *
  * @module
  */
 
-export { goQuote } from "../store/quote.ts";
-
-/** Go's `%v` of a slice: `[a b c]` (`[]` when empty). */
-export function goList(items: readonly unknown[]): string {
-  return `[${items.join(" ")}]`;
-}
+export { goList, goQuote } from "../store/quote.ts";

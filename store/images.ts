@@ -33,6 +33,7 @@ import {
   writeBigDataFile,
 } from "./records.ts";
 import { sha256Digest, validateDigest } from "./digest.ts";
+import { goList } from "./quote.ts";
 
 /** Whether a big-data key holds a manifest (its digest joins the image's digest list). */
 export function isManifestKey(key: string): boolean {
@@ -345,9 +346,4 @@ export class ImageStore extends RecordFile<Image> {
   async wipe(): Promise<void> {
     for (const img of [...this.index.list]) await this.delete(img.id);
   }
-}
-
-/** Go's `%v` rendering of a string list. */
-function goList(l: string[]): string {
-  return "[" + l.join(" ") + "]";
 }

@@ -1,6 +1,6 @@
 /**
- * Go's `%q` (strconv.Quote), for messages and output that must read as Go's: the store's
- * errors and the CLI's output share it.
+ * Go's `%q` (strconv.Quote) and `%v` of a slice, for messages and output that must read
+ * as Go's: the store's errors and the CLI's output share them.
  *
  * @module
  */
@@ -66,6 +66,11 @@ export function goQuote(s: string): string {
     }
   }
   return out + '"';
+}
+
+/** Go's `%v` of a slice: `[a b c]` (`[]` when empty). */
+export function goList(items: readonly unknown[]): string {
+  return `[${items.join(" ")}]`;
 }
 
 /** Go's `%q` of a []string: `["a" "b"]`. */

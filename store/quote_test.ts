@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { goQuote, goQuoteList } from "./quote.ts";
+import { goList, goQuote, goQuoteList } from "./quote.ts";
 
 Deno.test("goQuote follows strconv.Quote", () => {
   assert.equal(goQuote('/sp ace"q.txt'), '"/sp ace\\"q.txt"');
@@ -25,4 +25,10 @@ Deno.test("goQuote: escapes, ASCII controls and C1 controls as Go", () => {
 Deno.test("goQuoteList renders like %q of a []string", () => {
   assert.equal(goQuoteList([]), "[]");
   assert.equal(goQuoteList(["a", 'b"c']), '["a" "b\\"c"]');
+});
+
+Deno.test("goList renders like %v of a slice", () => {
+  assert.equal(goList([]), "[]");
+  assert.equal(goList(["a", "b c"]), "[a b c]");
+  assert.equal(goList([0, 1000]), "[0 1000]");
 });

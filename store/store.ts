@@ -56,6 +56,7 @@ import { copyIDMap, mapsEqual, tryToContainer, validateIDMap } from "./idmap.ts"
 import { validateDigest } from "./digest.ts";
 import { openDriver, reinitDriver, splitDriverOptions } from "./open.ts";
 import { VERSION } from "./version.ts";
+import { goList } from "./quote.ts";
 import { loadStoreOptions } from "./config.ts";
 import type { CheckTarget } from "./check.ts";
 
@@ -68,11 +69,6 @@ interface LockPlan {
   layers?: Mode;
   images?: Mode;
   containers?: Mode;
-}
-
-/** Go's `%v` rendering of a string list. */
-function goList(l: readonly string[]): string {
-  return "[" + l.join(" ") + "]";
 }
 
 /** Refuses maps the kernel would refuse (overlapping ranges, IDs beyond 2^32-2). */
