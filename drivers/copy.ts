@@ -19,9 +19,11 @@ import {
   EINVAL,
   EISDIR,
   ELOOP,
+  ENODATA,
   ENOTDIR,
   EOPNOTSUPP,
   EPERM,
+  ERANGE,
   sysError,
 } from "../sys/errno.ts";
 import {
@@ -47,6 +49,7 @@ import {
   umask,
 } from "../sys/fs.ts";
 import { errno, S } from "../sys/libc.ts";
+import { splitXattrNames } from "../sys/xattr.ts";
 
 /** Options of `copyTree`. */
 export interface CopyTreeOptions {
@@ -620,7 +623,7 @@ class TreeCopier {
     const n = S.flistxattr(ifd, xbuf.names, XNAMES_LEN);
     if (n === 0) return;
     const lbl = (dir: Uint8Array) => labelOf(dir, name);
-    const names = n > 0 ? splitNames(xbuf.names, n) : listFdSlow(ifd, lbl(srcDir));
+    const names = n > 0 ? splitXattrNames(xbuf.names, n) : listFdSlow(ifd, lbl(srcDir));
     for (const key of names) {
       if (!this.filter(key)) continue;
       const keyNul = nul(enc.encode(key));
@@ -647,7 +650,7 @@ class TreeCopier {
     const n = S.llistxattr(src, xbuf.names, XNAMES_LEN);
     if (n === 0) return;
     let names: string[];
-    if (n > 0) names = splitNames(xbuf.names, n);
+    if (n > 0) names = splitXattrNames(xbuf.names, n);
     else {
       const e = errno();
       if (e === EOPNOTSUPP) return;
@@ -656,7 +659,7 @@ class TreeCopier {
       const big = new Uint8Array(size);
       const got = S.llistxattr(src, big, BigInt(size));
       if (got < 0) throw sysError("llistxattr", dec.decode(stripNul(src)), errno());
-      names = splitNames(big, got);
+      names = splitXattrNames(big, got);
     }
     for (const key of names) {
       if (!this.filter(key)) continue;
@@ -677,24 +680,10 @@ class TreeCopier {
 
 const XNAMES_LEN = 4096n;
 const xbuf = { names: new Uint8Array(4096), value: new Uint8Array(4096) };
-const ENODATA = 61;
-const ERANGE = 34;
 
 function nul(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes.length + 1);
   out.set(bytes);
-  return out;
-}
-
-function splitNames(buf: Uint8Array, n: number): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 0; i < n; i++) {
-    if (buf[i] === 0) {
-      if (i > start) out.push(dec.decode(buf.subarray(start, i)));
-      start = i + 1;
-    }
-  }
   return out;
 }
 
@@ -707,7 +696,7 @@ function listFdSlow(fd: number, label: string): string[] {
   const big = new Uint8Array(size);
   const got = S.flistxattr(fd, big, BigInt(size));
   if (got < 0) throw sysError("flistxattr", label, errno());
-  return splitNames(big, got);
+  return splitXattrNames(big, got);
 }
 
 function getFd(

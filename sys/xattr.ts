@@ -16,7 +16,8 @@ const EMPTY = new Uint8Array(0);
 // Most values (whiteouts, capabilities, ACLs) are small: one probe-free read usually suffices.
 let probe = new Uint8Array(256);
 
-function splitNames(buf: Uint8Array, n: number): string[] {
+/** The names in the first `n` bytes of a listxattr(2) buffer (NUL-terminated, empty ones skipped). */
+export function splitXattrNames(buf: Uint8Array, n: number): string[] {
   if (n <= 0) return [];
   return dec.decode(buf.subarray(0, n)).split("\0").filter((s) => s !== "");
 }
@@ -52,7 +53,7 @@ export function llistxattr(path: string): string[] {
   for (;;) {
     const p = cs0(path);
     let r = S.llistxattr(p, probe, BigInt(probe.length));
-    if (r >= 0) return splitNames(probe, r);
+    if (r >= 0) return splitXattrNames(probe, r);
     if (errno() !== ERANGE) check(-1, "llistxattr", path);
     r = check(S.llistxattr(p, null, 0n), "llistxattr", path);
     probe = new Uint8Array(Math.max(r, probe.length * 2));
@@ -92,7 +93,7 @@ export function fgetxattr(fd: number, name: string, label = `fd ${fd}`): Uint8Ar
 export function flistxattr(fd: number, label = `fd ${fd}`): string[] {
   for (;;) {
     let r = S.flistxattr(fd, probe, BigInt(probe.length));
-    if (r >= 0) return splitNames(probe, r);
+    if (r >= 0) return splitXattrNames(probe, r);
     if (errno() !== ERANGE) check(-1, "flistxattr", label);
     r = check(S.flistxattr(fd, null, 0n), "flistxattr", label);
     probe = new Uint8Array(Math.max(r, probe.length * 2));
