@@ -34,6 +34,7 @@ import {
   O_CREAT,
   O_DIRECTORY,
   O_EXCL,
+  O_NOATIME,
   O_NOFOLLOW,
   O_PATH,
   O_RDONLY,
@@ -100,7 +101,6 @@ const SPECIAL_BITS = 0o7000;
 const CFR_CHUNK = 1 << 30;
 const RW_CHUNK = 1 << 20;
 const NAME_SELINUX = "security.selinux";
-const O_NOATIME = 0o1000000;
 /** Paths at least this long go through fds instead (PATH_MAX is 4096 with the NUL). */
 const SHORT_PATH = 4000;
 const DOT = new Uint8Array([0x2e, 0]);

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { errno, lazySymbols, S } from "../sys/libc.ts";
 import { EINVAL, ENOSYS, ENOTTY, EOPNOTSUPP, EXDEV, sysError } from "../sys/errno.ts";
+import { O_CLOEXEC, O_RDONLY } from "../sys/fs.ts";
 import { NotSupportedError } from "../store/errors.ts";
 
 /** How candidate files are grouped before the kernel compares them. */
@@ -41,7 +42,6 @@ export class DedupNotSupportedError extends NotSupportedError {
 /** `_IOWR(0x94, 54, struct file_dedupe_range)` (24-byte header). */
 export const FIDEDUPERANGE = 0xc0189436;
 const SAME = 0, DIFFERS = 1;
-const O_RDONLY = 0, O_CLOEXEC = 0o2000000;
 // Errors meaning "this filesystem cannot", for the ioctl and for a destination's status.
 const UNSUPPORTED = new Set([EOPNOTSUPP, EINVAL, ENOTTY, ENOSYS, EXDEV]);
 // Keeps a pathological group (many same-size, different files with `size`) bounded.

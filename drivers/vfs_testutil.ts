@@ -16,6 +16,7 @@ import {
   AT_SYMLINK_NOFOLLOW,
   O_CLOEXEC,
   O_DIRECTORY,
+  O_NOATIME,
   O_NOFOLLOW,
   O_RDONLY,
   S_IFDIR,
@@ -46,8 +47,6 @@ export interface SnapEntry {
   nlink: number;
 }
 
-/** Reading without touching atimes keeps snapshots side-effect free (needs owner or root). */
-const O_NOATIME = 0o1000000;
 const enc = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -128,6 +127,7 @@ export function snapshotTree(root: string, opts: { skipAtime?: boolean } = {}): 
       }
       e.link = latin1.decode(target.subarray(0, target.length - 1));
     } else if (type === S_IFREG) {
+      // O_NOATIME: reading without touching atimes keeps snapshots side-effect free (owner or root).
       const fd = S.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME, 0);
       if (fd < 0) throw sysError("open", key, errno());
       const h = createHash("sha256");

@@ -23,6 +23,7 @@ export const O_RDONLY = 0,
   O_NONBLOCK = 0o4000,
   O_DIRECTORY = 0o200000,
   O_NOFOLLOW = 0o400000,
+  O_NOATIME = 0o1000000,
   O_CLOEXEC = 0o2000000,
   O_PATH = 0o10000000;
 /** `*at` flags and the current-directory fd. */
