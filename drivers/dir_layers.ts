@@ -37,7 +37,8 @@ export function chownIfNeeded(path: string, uid: number, gid: number): void {
   if (st.uid !== uid || st.gid !== gid) lchown(path, uid, gid);
 }
 
-function statOrNull(path: string): Deno.FileInfo | null {
+/** stat, or null when it fails (missing, dangling symlink, no access). */
+export function statOrNull(path: string): Deno.FileInfo | null {
   try {
     return Deno.statSync(path);
   } catch {

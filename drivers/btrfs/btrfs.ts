@@ -21,7 +21,7 @@ import { geteuid } from "../../sys/fs.ts";
 import { makePrivate, mountAt, umount2 } from "../../sys/mount.ts";
 import { FS_MAGIC, statfs } from "../../sys/statfs.ts";
 import { chownTreeByMaps, type IDMappings, ownerMapper } from "../copy_chown.ts";
-import { checkMountOptions, extractDeleting, idBase, mkdirAllAs, statGo } from "../dir_layers.ts";
+import { checkMountOptions, extractDeleting, idBase, mkdirAllAs, statGo, statOrNull } from "../dir_layers.ts";
 import {
   type Driver,
   type DriverApplyOptions,
@@ -57,14 +57,6 @@ const BASE_ROOT_MODE = 0o555;
  * headers; the ioctl structures we use are the same ones.
  */
 const LIBRARY_VERSION = "102";
-
-function statOrNull(path: string): Deno.FileInfo | null {
-  try {
-    return Deno.statSync(path);
-  } catch {
-    return null;
-  }
-}
 
 /** `Btrfs v6.2` from `btrfs --version` (Go prints the version of the headers it was built with). */
 async function buildVersion(): Promise<string | null> {
