@@ -21,6 +21,7 @@ import { type LoadOutcome, RecordFile } from "./recordfile.ts";
 import {
   applyNameOperation,
   bigDataFileName,
+  bigDataPath,
   clone,
   dedupeNames,
   generateId,
@@ -295,20 +296,16 @@ export class ImageStore extends RecordFile<Image> {
   async bigData(ref: string, key: string): Promise<Uint8Array> {
     if (key === "") throw new InvalidBigDataNameError("can't retrieve image big data value for empty name");
     const img = this.get(ref);
-    const missing = () =>
-      new NotExistError(
+    // A key that cannot name a file is missing too.
+    const path = bigDataPath(this.dataDir(img.id), key, "image");
+    const data = path === null ? null : await readFileOrNull(path);
+    if (data === null) {
+      throw new NotExistError(
         `locating item named ${JSON.stringify(key)} for image with ID ${
           JSON.stringify(img.id)
         } (consider removing the image to resolve the issue)`,
       );
-    let name: string;
-    try {
-      name = bigDataFileName(key, "image");
-    } catch {
-      throw missing();
     }
-    const data = await readFileOrNull(`${this.dataDir(img.id)}/${name}`);
-    if (data === null) throw missing();
     return data;
   }
 
