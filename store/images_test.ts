@@ -96,6 +96,13 @@ Deno.test("images: big data records size, digest, order; manifest digests join t
         e instanceof NotExistError &&
         e.message ===
           'locating item named "nokey" for image with ID "i1" (consider removing the image to resolve the issue): file does not exist');
+      // A key that cannot name a file (Go cannot store "..") is missing as well.
+      await assert.rejects(
+        () => s.bigData("i1", ".."),
+        (e) =>
+          e instanceof NotExistError &&
+          e.message.startsWith('locating item named ".." for image with ID "i1"'),
+      );
       assert.throws(() => s.bigDataDigest("i1", "nokey"), DigestUnknownError);
       await assert.rejects(
         () => s.setBigData("i1", "", enc.encode("x")),
