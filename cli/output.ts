@@ -11,6 +11,8 @@
  * @module
  */
 
+import { concatBytes } from "../store/streams.ts";
+
 export { goList, goQuote } from "./quote.ts";
 
 const HEX = "0123456789abcdef";
@@ -126,14 +128,7 @@ export class MemorySink implements Sink {
   }
   /** Everything written, as bytes. */
   bytes(): Uint8Array {
-    const n = this.chunks.reduce((a, c) => a + c.length, 0);
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const c of this.chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
+    return concatBytes(this.chunks);
   }
 }
 

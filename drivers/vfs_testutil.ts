@@ -26,6 +26,7 @@ import {
   UTIME_OMIT,
 } from "../sys/fs.ts";
 import { errno, S } from "../sys/libc.ts";
+import { concatBytes } from "../store/streams.ts";
 
 /** One entry of a snapshot. */
 export interface SnapEntry {
@@ -211,10 +212,7 @@ export function makeTar(members: Member[]): Uint8Array {
     if (size > 0) parts.push(data, padding(size));
   }
   parts.push(trailer());
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) (out.set(p, off), off += p.length);
-  return out;
+  return concatBytes(parts);
 }
 
 /** The bytes as a stream of uneven chunks. */

@@ -7,6 +7,7 @@
  */
 import type { Hash } from "node:crypto";
 import { nodeCrypto } from "../store/node_lazy.ts";
+import { concatBytes } from "../store/streams.ts";
 import { BlobSizeMismatchError, DigestMismatchError } from "./errors.ts";
 
 /** The node:crypto name of a digest's algorithm. */
@@ -132,10 +133,7 @@ export async function readVerified(
   } finally {
     await v.abort();
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) (out.set(p, o), o += p.length);
-  return out;
+  return concatBytes(parts, n);
 }
 
 /** Streams `length` bytes of a file from `offset` (whole file when both are omitted). */

@@ -28,11 +28,19 @@ export async function readAll(source: ByteSource): Promise<Uint8Array> {
     chunks.push(c);
     n += c.length;
   }
-  const out = new Uint8Array(n);
+  return concatBytes(chunks, n);
+}
+
+/** The chunks joined into one new array; `total` is their summed length when the caller knows it. */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  total: number = parts.reduce((n, p) => n + p.length, 0),
+): Uint8Array {
+  const out = new Uint8Array(total);
   let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
   }
   return out;
 }

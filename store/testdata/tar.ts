@@ -5,6 +5,7 @@
  */
 import { encodeHeader, padding, trailer } from "../../archive/tar_writer.ts";
 import { TypeFlag } from "../../archive/types.ts";
+import { concatBytes } from "../streams.ts";
 
 const enc = new TextEncoder();
 
@@ -46,13 +47,7 @@ export function makeTar(members: Member[], mtimeNs = 1_600_000_000_000_000_000n)
     if (size > 0) parts.push(data, padding(size));
   }
   parts.push(trailer());
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** gzip of some bytes. */
