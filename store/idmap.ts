@@ -92,24 +92,16 @@ export function validateIDMap(maps: readonly IDMap[], kind: "uid" | "gid"): void
 
 /** Host ID for a container ID; identity when `maps` is empty. Throws IDMapError when unmappable. */
 export function toHost(maps: readonly IDMap[] | null | undefined, id: number): number {
-  if (!maps || maps.length === 0) return id;
-  for (let i = 0; i < maps.length; i++) {
-    const m = maps[i];
-    const d = id - m.containerId;
-    if (d >= 0 && d < m.size) return m.hostId + d;
-  }
-  throw new IDMapError(`container ID ${id} cannot be mapped to a host ID`);
+  const host = tryToHost(maps, id, NaN);
+  if (Number.isNaN(host)) throw new IDMapError(`container ID ${id} cannot be mapped to a host ID`);
+  return host;
 }
 
 /** Container ID for a host ID; identity when `maps` is empty. Throws IDMapError when unmappable. */
 export function toContainer(maps: readonly IDMap[] | null | undefined, id: number): number {
-  if (!maps || maps.length === 0) return id;
-  for (let i = 0; i < maps.length; i++) {
-    const m = maps[i];
-    const d = id - m.hostId;
-    if (d >= 0 && d < m.size) return m.containerId + d;
-  }
-  throw new IDMapError(`host ID ${id} cannot be mapped to a container ID`);
+  const container = tryToContainer(maps, id, NaN);
+  if (Number.isNaN(container)) throw new IDMapError(`host ID ${id} cannot be mapped to a container ID`);
+  return container;
 }
 
 /** Like toHost but returns `fallback` (default: -1) instead of throwing. */
