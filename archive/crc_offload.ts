@@ -12,8 +12,8 @@
  */
 import { crcKernel, KERNEL_DATA, KERNEL_STATE, KERNEL_WINDOW } from "./crc64.ts";
 
-const POOL_MAX = 80;
-const BUFFER_MIN = 1 << 20;
+const BUFFER = 1 << 20;
+const POOL_MAX = 40;
 const PAGES = Math.ceil((KERNEL_DATA + KERNEL_WINDOW) / 65536);
 const WORKER_SOURCE = `
 let update, bytes, words;
@@ -57,6 +57,9 @@ export class CrcOffload {
   private queued = 0;
   // Buffers come back from the worker and are reused (fresh ones would cost page faults).
   private readonly pool: ArrayBuffer[] = [];
+  /** Bytes gathered for the next message (BUFFER bytes each). */
+  private buf: Uint8Array<ArrayBuffer> | null = null;
+  private bufLen = 0;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private waiters: Array<() => void> = [];
@@ -104,19 +107,32 @@ export class CrcOffload {
 
   /** Adds (a copy of) `b` to the current sequence. */
   update(b: Uint8Array): void {
-    if (this.failed || b.length === 0) return;
-    let buf: ArrayBuffer | undefined;
-    while ((buf = this.pool.pop()) !== undefined && buf.byteLength < b.length);
-    if (buf === undefined) buf = new ArrayBuffer(Math.max(b.length, BUFFER_MIN));
-    const view = new Uint8Array(buf, 0, b.length);
-    view.set(b);
-    this.queued += b.length;
-    this.w.postMessage(view, [buf]);
+    if (this.failed) return;
+    let off = 0;
+    while (off < b.length) {
+      this.buf ??= new Uint8Array(this.pool.pop() ?? new ArrayBuffer(BUFFER));
+      const take = Math.min(b.length - off, BUFFER - this.bufLen);
+      this.buf.set(off === 0 && take === b.length ? b : b.subarray(off, off + take), this.bufLen);
+      this.bufLen += take;
+      this.queued += take;
+      off += take;
+      if (this.bufLen === BUFFER) this.post();
+    }
+  }
+
+  /** Hands the gathered bytes to the worker. */
+  private post(): void {
+    if (!this.buf) return;
+    const view = this.buf.subarray(0, this.bufLen);
+    this.buf = null;
+    this.bufLen = 0;
+    this.w.postMessage(view, [view.buffer]);
   }
 
   /** Ends the current sequence: resolves to its digest (8 big-endian bytes, as `Crc64.digest()`). */
   end(): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
+    this.post();
     const id = this.nextId++;
     const p = new Promise<Uint8Array>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.w.postMessage({ end: id });
@@ -125,6 +141,7 @@ export class CrcOffload {
 
   /** Resolves once at most `max` bytes wait to be hashed; rejects if the worker failed. */
   async settle(max = 0): Promise<void> {
+    this.post();
     while (this.queued > max && !this.failed) await new Promise<void>((r) => this.waiters.push(r));
     if (this.failed) throw this.failed;
   }

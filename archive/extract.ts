@@ -145,6 +145,7 @@ export async function extractTar(
     // file read on Deno's thread pool, a decompressor) works while we write files.
     // Stream chunks are never reused by their producer; iterables may reuse theirs, so
     // they are not read ahead.
+    const waits = (options.observers ?? []).filter((o) => o.ready);
     if (reader) {
       let next = reader.read();
       try {
@@ -153,6 +154,10 @@ export async function extractTar(
           if (r.done) break;
           next = reader.read();
           parser.push(r.value);
+          for (const o of waits) {
+            const p = o.ready!();
+            if (p) await p;
+          }
         }
       } catch (e) {
         next.catch(() => {});
@@ -163,6 +168,10 @@ export async function extractTar(
         const r = await it!.next();
         if (r.done) break;
         parser.push(r.value);
+        for (const o of waits) {
+          const p = o.ready!();
+          if (p) await p;
+        }
       }
     }
     parser.finish();

@@ -68,6 +68,7 @@ Deno.bench("extractTar + tar-split + idset", { group: "extract", n: 20 }, async 
   b.start();
   const rec = TarSplitRecorder.create(`${dir}.tar-split.gz`);
   await extractTar(streamOf(tar, 1 << 20), dir, { observers: [rec, new IDSetCollector()] });
+  await rec.settle();
   rec.commit();
   b.end();
   rm(dir);
@@ -96,6 +97,7 @@ const tsPath = `${layerDir}.tar-split.gz`;
 {
   const rec = TarSplitRecorder.create(tsPath);
   await extractTar(streamOf(tar, 1 << 20), layerDir, { observers: [rec] });
+  await rec.settle();
   rec.commit();
 }
 

@@ -54,8 +54,10 @@ PY`,
     for (const f of ["gnu", "pax"]) {
       const out = `${d}/${f}`;
       Deno.mkdirSync(out);
-      const rec = TarSplitRecorder.create(`${out}.ts.gz`);
+      // pax through the recording worker: raw names cross the thread boundary intact.
+      const rec = TarSplitRecorder.create(`${out}.ts.gz`, { mode: f === "pax" ? "remote" : "local" });
       await extractTar(await fileStream(`${d}/${f}.tar`), out, { observers: [rec] });
+      await rec.settle();
       rec.commit();
       const id = new TextDecoder().decode(
         run("containers-storage", [...store, "import-layer", "--file", `${d}/${f}.tar`]),

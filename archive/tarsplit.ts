@@ -16,6 +16,8 @@ import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
 import { Crc64 } from "./crc64.ts";
 import { CrcOffload } from "./crc_offload.ts";
+import { fileLine, goJsonString, type TarSplitCore, tarSplitCore } from "./tarsplit_core.ts";
+import { RemoteTarSplit } from "./tarsplit_remote.ts";
 import { decompress } from "./compression.ts";
 import { fileSource } from "./source.ts";
 import { readInto } from "../sys/fs.ts";
@@ -34,10 +36,17 @@ export class DuplicatePathError extends ArchiveError {
   }
 }
 
-// Segments longer than this are split into several lines (Go uses 1 MiB padding chunks).
-const MAX_SEGMENT = 1 << 20;
-// JSON text buffered before it is compressed and written.
-const FLUSH_TEXT = 1 << 20;
+// A stream goes to the recording worker at its first file this large, or once this much
+// of it or this many entries were recorded in-process (a worker costs ~35 ms to start).
+const REMOTE_FILE = 32 << 20;
+const REMOTE_BYTES = 16 << 20;
+const REMOTE_ENTRIES = 2000;
+// A file this large starts the replay's checksum worker; once it runs, files from
+// OFFLOAD_MIN up go to it.
+const OFFLOAD_START = 32 << 20;
+const OFFLOAD_MIN = 1 << 20;
+// Bytes the worker may lag behind before the replay waits for it.
+const OFFLOAD_BACKLOG = 32 << 20;
 
 /** base64 of bytes (standard alphabet with padding, as Go's encoding/json uses for []byte). */
 export function base64(b: Uint8Array): string {
@@ -50,15 +59,7 @@ export function unbase64(s: string): Uint8Array {
   return (Uint8Array as any).fromBase64(s);
 }
 
-/** JSON-encodes a string as Go's encoding/json does (HTML-safe escapes, \u00XX controls). */
-export function goJsonString(s: string): string {
-  let out = JSON.stringify(s);
-  if (/[<>&\u2028\u2029\b\f]/.test(out)) {
-    out = out.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
-      .replace(/\\[bf]/g, (m) => (m === "\\b" ? "\\u0008" : "\\u000c"));
-  }
-  return out;
-}
+export { fileLine, goJsonString };
 
 const SLOW_CLEAN = /\/\/|(^|\/)\.\.?(\/|$)/;
 
@@ -86,128 +87,139 @@ export function cleanPath(p: string): string {
   return rooted ? "/" + s : (s || ".");
 }
 
-/**
- * Produces tar-split JSON lines. `line` receives each line including its `\n`.
- * Rejects file entries whose cleaned names repeat (DuplicatePathError).
- */
-export class TarSplitPacker {
-  private pos = 0;
-  private readonly seen = new Set<string>();
-  constructor(private readonly line: (s: string) => void) {}
-
-  /** Adds a raw segment. */
-  segment(bytes: Uint8Array): void {
-    this.line(`{"type":2,"payload":"${base64(bytes)}","position":${this.pos++}}\n`);
-  }
-
-  /** Adds a file entry: `crc` is null for empty payloads. */
-  file(name: string, nameRaw: Uint8Array | undefined, size: number, crc: Uint8Array | null): void {
-    const clean = cleanPath(name);
-    if (this.seen.has(clean)) throw new DuplicatePathError();
-    this.seen.add(clean);
-    let s = `{"type":1`;
-    if (nameRaw) s += `,"name_raw":"${base64(nameRaw)}"`;
-    else if (name !== "") s += `,"name":${goJsonString(name)}`;
-    if (size !== 0) s += `,"size":${size}`;
-    s += crc ? `,"payload":"${base64(crc)}"` : `,"payload":null`;
-    s += `,"position":${this.pos++}}\n`;
-    this.line(s);
-  }
+/** Options of TarSplitRecorder. */
+export interface RecorderOptions {
+  /**
+   * Where the JSON lines are made: "auto" (default) moves a large stream to a worker
+   * thread, "local" never does, "remote" does from the first entry.
+   */
+  mode?: "auto" | "local" | "remote";
 }
 
 /**
  * A TarObserver that records tar-split data. Output goes to `sink` as gzip members
  * (call `flush()`/`end()`); use `TarSplitRecorder.create(path)` to write a file
- * atomically (`commit()` / `abort()`).
+ * atomically (`settle()`, then `commit()` / `abort()`).
+ *
+ * Recording starts in-process (archive/tarsplit_core.ts); a large stream moves to a
+ * worker (archive/tarsplit_remote.ts) at an entry boundary, after the lines so far were
+ * written, so the file is the same either way. Duplicate names are checked here, in
+ * stream order (DuplicatePathError from the entry's end, as before). `ready()` is the
+ * extraction's back-pressure; `settle()` waits for the worker's last members.
  */
 export class TarSplitRecorder implements TarObserver {
-  private readonly packer: TarSplitPacker;
-  private text: string[] = [];
-  private textLen = 0;
-  private seg: Uint8Array = new Uint8Array(64 * 1024);
-  private segLen = 0;
-  private crc = new Crc64();
+  private readonly core: TarSplitCore;
+  private remote: RemoteTarSplit | null = null;
+  private mode: "auto" | "local" | "remote";
+  private readonly seen = new Set<string>();
   private cur: TarHeader | null = null;
+  private bytes = 0;
+  private entries = 0;
   private writer: AtomicFileWriter | null = null;
   private ended = false;
+  private settled = false;
 
   /** `sink` receives gzip data (one or more complete gzip members). */
-  constructor(private readonly sink: (gz: Uint8Array) => void) {
-    this.packer = new TarSplitPacker((s) => {
-      this.text.push(s);
-      this.textLen += s.length;
-      if (this.textLen >= FLUSH_TEXT) this.flush();
+  constructor(private readonly sink: (gz: Uint8Array) => void, options: RecorderOptions = {}) {
+    this.mode = options.mode ?? "auto";
+    this.core = tarSplitCore({
+      gzip: (text) => {
+        const gz = nodeZlib().gzipSync(text, { level: 1 });
+        return new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength);
+      },
+      sink,
+      crc: new Crc64(),
+      pos: 0,
     });
   }
 
   /** A recorder writing to a temp file beside `path` (e.g. `<layers>/<id>.tar-split.gz`), mode 0600. */
-  static create(path: string): TarSplitRecorder {
+  static create(path: string, options: RecorderOptions = {}): TarSplitRecorder {
     const w = AtomicFileWriter.create(path, { mode: 0o600 });
-    const r = new TarSplitRecorder((gz) => w.writeSync(gz));
+    const r = new TarSplitRecorder((gz) => w.writeSync(gz), options);
     r.writer = w;
     return r;
   }
 
-  /** Compresses and hands out the buffered text. */
+  /** Compresses and hands out the buffered text (of the in-process core). */
   flush(): void {
-    if (this.textLen === 0) return;
-    const body = this.text.join("");
-    this.text = [];
-    this.textLen = 0;
-    const gz = nodeZlib().gzipSync(body, { level: 1 });
-    this.sink(new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength));
+    this.core.flush();
   }
 
-  private flushSegment(): void {
-    if (this.segLen === 0) return;
-    this.packer.segment(this.seg.subarray(0, this.segLen));
-    this.segLen = 0;
+  /** Hands the rest of the stream to a worker (after writing what is recorded so far). */
+  private goRemote(): void {
+    this.core.flushSegment();
+    this.core.flush();
+    this.remote = RemoteTarSplit.start(this.core.position(), this.sink);
   }
 
   segment(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) {
-      if (this.segLen === MAX_SEGMENT) this.flushSegment();
-      if (this.segLen + (bytes.length - off) > this.seg.length && this.seg.length < MAX_SEGMENT) {
-        const grown = new Uint8Array(
-          Math.min(MAX_SEGMENT, Math.max(this.seg.length * 2, this.segLen + bytes.length - off)),
-        );
-        grown.set(this.seg.subarray(0, this.segLen));
-        this.seg = grown;
-      }
-      const take = Math.min(bytes.length - off, this.seg.length - this.segLen);
-      this.seg.set(bytes.subarray(off, off + take), this.segLen);
-      this.segLen += take;
-      off += take;
-    }
+    this.bytes += bytes.length;
+    if (this.remote) this.remote.segment(bytes);
+    else this.core.segment(bytes);
   }
 
   entry(h: TarHeader): void {
-    this.flushSegment();
     this.cur = h;
-    if (h.size > 0) this.crc.reset();
+    if (
+      !this.remote && this.mode !== "local" &&
+      (this.mode === "remote" || h.size >= REMOTE_FILE || this.bytes >= REMOTE_BYTES ||
+        ++this.entries >= REMOTE_ENTRIES)
+    ) {
+      this.goRemote();
+      if (!this.remote) this.mode = "local";
+    }
+    if (this.remote) this.remote.fileStart();
+    else {
+      this.core.flushSegment();
+      this.core.fileStart();
+    }
   }
 
   payload(bytes: Uint8Array): void {
-    this.crc.update(bytes);
+    this.bytes += bytes.length;
+    if (this.remote) this.remote.payload(bytes);
+    else this.core.payload(bytes);
   }
 
   entryEnd(): void {
     const h = this.cur!;
     this.cur = null;
-    this.packer.file(h.name, h.nameRaw, h.size, h.size > 0 ? this.crc.digest() : null);
+    const clean = cleanPath(h.name);
+    if (this.seen.has(clean)) throw new DuplicatePathError();
+    this.seen.add(clean);
+    if (this.remote) this.remote.fileEnd(h.name, h.nameRaw, h.size);
+    else this.core.fileEnd(h.name, h.nameRaw, h.size);
   }
 
   end(): void {
-    this.flushSegment();
     this.ended = true;
-    this.flush();
+    if (this.remote) this.remote.end();
+    else {
+      this.core.flushSegment();
+      this.core.flush();
+    }
+  }
+
+  /** While the recording worker lags far behind: a promise to wait for before feeding more. */
+  ready(): Promise<void> | undefined {
+    return this.remote?.ready();
+  }
+
+  /** Waits for the worker's last gzip members (call after the stream ended, before `commit()`). */
+  async settle(): Promise<void> {
+    if (!this.ended) throw new ArchiveError("tar-split recorder settled before the end of the stream");
+    if (this.remote) await this.remote.settle();
+    this.settled = true;
   }
 
   /** Makes the file visible at its final path (fdatasync + rename). Requires the stream to have ended. */
   commit(): void {
     if (!this.ended) throw new ArchiveError("tar-split recorder committed before the end of the stream");
-    this.flush();
+    if (this.remote && !this.settled) {
+      throw new ArchiveError("tar-split recorder committed before its worker settled");
+    }
+    this.core.flush();
     if (!this.writer) return;
     this.writer.commit();
     this.writer = null;
@@ -215,6 +227,7 @@ export class TarSplitRecorder implements TarObserver {
 
   /** Drops the temp file. */
   abort(): void {
+    this.remote?.close();
     this.writer?.abort();
     this.writer = null;
   }
@@ -324,13 +337,6 @@ interface OpenFile {
   /** Checksummed by the worker (`offload`). */
   remote: boolean;
 }
-
-// A file this large starts the checksum worker (its start-up costs what hashing ~60 MB
-// does); once it runs, files from OFFLOAD_MIN up go to it.
-const OFFLOAD_START = 32 << 20;
-const OFFLOAD_MIN = 1 << 20;
-// Bytes the worker may lag behind before the replay waits for it.
-const OFFLOAD_BACKLOG = 64 << 20;
 
 /**
  * Rebuilds the original uncompressed tar from a tar-split file and the layer's files

@@ -37,11 +37,16 @@ function withoutFd(g: FileGetter): FileGetter {
 }
 
 /** Extracts `tarPath` into `dir` while recording, then replays; returns the replayed bytes. */
-async function roundTrip(tarPath: string, dir: string): Promise<Uint8Array> {
+async function roundTrip(
+  tarPath: string,
+  dir: string,
+  mode: "auto" | "local" | "remote" = "auto",
+): Promise<Uint8Array> {
   Deno.mkdirSync(dir);
-  const rec = TarSplitRecorder.create(`${dir}.tar-split.gz`);
+  const rec = TarSplitRecorder.create(`${dir}.tar-split.gz`, { mode });
   try {
     await extractTar(await fileStream(tarPath), dir, { observers: [rec] });
+    await rec.settle();
     rec.commit();
   } catch (e) {
     rec.abort();
@@ -73,9 +78,13 @@ PY`,
     );
     for (const t of ["pax", "gnu", "ustar", "py"]) {
       const original = Deno.readFileSync(`${d}/${t}.tar`);
-      const replayed = await roundTrip(`${d}/${t}.tar`, `${d}/x-${t}`);
+      // Recorded in-process and on the worker: the same tar-split text either way.
+      const replayed = await roundTrip(`${d}/${t}.tar`, `${d}/x-${t}`, "local");
       assert.equal(replayed.length, original.length, t);
       assert.equal(sha256(replayed), sha256(original), t);
+      assert.equal(sha256(await roundTrip(`${d}/${t}.tar`, `${d}/y-${t}`, "remote")), sha256(original), t);
+      const text = (f: string) => new TextDecoder().decode(gunzipSync(Deno.readFileSync(f)));
+      assert.equal(text(`${d}/y-${t}.tar-split.gz`), text(`${d}/x-${t}.tar-split.gz`), t);
     }
   } finally {
     rm(d);
@@ -109,11 +118,14 @@ Deno.test("JSON lines follow Go's field order, CRC payloads, null for empty file
 
 Deno.test("duplicate cleaned names are rejected with Go's error", async () => {
   const tar = makeTar([{ name: "a/b", data: "1" }, { name: "./a//b", data: "2" }]);
-  const rec = new TarSplitRecorder(() => {});
-  await assert.rejects(
-    scanTar(streamOf(tar), [rec]),
-    (e) => e instanceof DuplicatePathError && e.message === "duplicates of file paths not supported",
-  );
+  for (const mode of ["local", "remote"] as const) {
+    const rec = new TarSplitRecorder(() => {}, { mode });
+    await assert.rejects(
+      scanTar(streamOf(tar), [rec]),
+      (e) => e instanceof DuplicatePathError && e.message === "duplicates of file paths not supported",
+    );
+    rec.abort();
+  }
   assert.equal(cleanPath("./a//b/"), "a/b");
 });
 
@@ -165,8 +177,9 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
     for await (const e of readTarSplit(goTs)) if (e.type === 1 && e.size > 0) files++;
     assert.ok(files >= 8);
     // our file, Go's replay
-    const rec = TarSplitRecorder.create(goTs);
+    const rec = TarSplitRecorder.create(goTs, { mode: "remote" });
     await scanTar(streamOf(original), [rec]);
+    await rec.settle();
     rec.commit();
     const members = sh(
       `python3 -c "

@@ -70,6 +70,11 @@ export interface TarObserver {
   entryEnd?(): void;
   /** The stream ended (after every byte was passed on). */
   end?(): void;
+  /**
+   * Optional back-pressure: a promise the feeder awaits before the next chunk while the
+   * observer has too much work queued elsewhere (a worker), else undefined.
+   */
+  ready?(): Promise<void> | undefined;
 }
 
 /** How whiteout entries (`.wh.NAME`, `.wh..wh..opq`) are stored in a layer. */

@@ -623,6 +623,7 @@ export class LayerStore extends RecordFile<Layer> {
           mountLabel: layer.mountLabel,
           observers: [recorder, ids],
         });
+        await recorder.settle();
         recorder.commit();
       } catch (e) {
         recorder.abort();
