@@ -79,7 +79,7 @@ function sleb(n: number): number[] {
  *   crc = T15[a.byte0] ^ .. ^ T8[a.byte7] ^ T7[b.byte0] ^ .. ^ T0[b.byte7];
  *   tail bytewise: crc = T0[(crc ^ byte) & 0xff] ^ (crc >> 8); state = ~crc
  */
-function assemble(): Uint8Array<ArrayBuffer> {
+function assemble(sharedPages = 0): Uint8Array<ArrayBuffer> {
   const c: number[] = [];
   const get = (i: number) => c.push(0x20, i), set = (i: number) => c.push(0x21, i);
   const i32 = (v: number) => c.push(0x41, ...sleb(v));
@@ -141,18 +141,18 @@ function assemble(): Uint8Array<ArrayBuffer> {
   const body = [3, 2, 0x7f, 2, 0x7e, 4, 0x7f, ...c]; // locals: 2 i32, 2 i64, 4 i32
   const sec = (id: number, s: number[]) => [id, ...uleb(s.length), ...s];
   const name = (s: string) => [s.length, ...[...s].map((x) => x.charCodeAt(0))];
+  // Own memory (one page, grown by the host), or an imported shared one ("m" "mem").
+  const memory = sharedPages
+    ? sec(2, [1, ...name("m"), ...name("mem"), 2, 3, ...uleb(sharedPages), ...uleb(sharedPages)])
+    : sec(5, [1, 0, 1]);
+  const header = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  const type = sec(1, [1, 0x60, 2, 0x7f, 0x7f, 0]); // (i32, i32) -> ()
   return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
-    ...sec(1, [1, 0x60, 2, 0x7f, 0x7f, 0]), // (i32, i32) -> ()
+    ...header,
+    ...type,
+    ...(sharedPages ? memory : []),
     ...sec(3, [1, 0]),
-    ...sec(5, [1, 0, 1]),
+    ...(sharedPages ? [] : memory),
     ...sec(7, [2, ...name("mem"), 2, 0, ...name("update"), 0, 0]),
     ...sec(10, [1, ...uleb(body.length), ...body]),
   ]);
@@ -180,6 +180,26 @@ export function crcKernel(): CrcKernelInit | null {
     kernelInit = null;
   }
   return kernelInit;
+}
+
+/**
+ * The kernel over a shared memory of `pages` 64 KiB pages (tables filled in, state at
+ * KERNEL_STATE, data from KERNEL_DATA): another thread instantiates `module` with
+ * `{ m: { mem: memory } }` and hashes bytes this thread wrote there, without copies.
+ * Null without WebAssembly threads.
+ */
+export function crcSharedKernel(
+  pages: number,
+): { module: WebAssembly.Module; memory: WebAssembly.Memory } | null {
+  const init = crcKernel();
+  if (!init) return null;
+  try {
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    new Int32Array(memory.buffer).set(init.tables);
+    return { module: new WebAssembly.Module(assemble(pages)), memory };
+  } catch {
+    return null;
+  }
 }
 
 interface Kernel {

@@ -1,47 +1,42 @@
 /**
  * CRC-64 of large payloads computed on a worker thread, so that checksumming overlaps
- * the main thread's reads and writes (tar-split replay and recording of big files).
+ * the main thread's reads and writes (tar-split replay of big files).
  *
  * The worker is a small module given as a data: URL (no file to locate, also in bundles
- * and compiled binaries); it runs the same WebAssembly kernel as archive/crc64.ts, whose
- * compiled module and tables it receives. Bytes are copied into transferred buffers;
- * `backlog` counts what the worker has not hashed yet, `settle()` waits for it to shrink
- * (callers bound memory with it). Digests come back in the order sequences were ended.
+ * and compiled binaries) running the kernel of archive/crc64.ts over a shared
+ * WebAssembly memory: the main thread copies bytes into a ring of slots there (the only
+ * copy), posts the slot, and the worker hashes it in place and counts it done in a
+ * shared word. A full ring makes `update` wait (Atomics.wait) for the worker, so memory
+ * stays bounded without the caller's help. Digests come back in the order sequences
+ * were ended.
  *
  * @module
  */
-import { crcKernel, KERNEL_DATA, KERNEL_STATE, KERNEL_WINDOW } from "./crc64.ts";
+import { crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
 
-const BUFFER = 1 << 20;
-const POOL_MAX = 40;
-const PAGES = Math.ceil((KERNEL_DATA + KERNEL_WINDOW) / 65536);
+const SLOT = 1 << 20;
+const SLOTS = 32;
+const PAGES = Math.ceil((KERNEL_DATA + SLOT * SLOTS) / 65536);
+// Int32 index of the count of slots hashed (between the CRC state and the data).
+const DONE = KERNEL_STATE / 4 + 4;
+
 const WORKER_SOURCE = `
-let update, bytes, words;
-const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DATA = ${KERNEL_DATA}, WINDOW = ${KERNEL_WINDOW};
+let update, words;
+const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
 self.onmessage = (e) => {
   const m = e.data;
-  if (m instanceof Uint8Array) {
-    const b = m;
-    for (let off = 0; off < b.length; off += WINDOW) {
-      const part = b.subarray(off, off + WINDOW);
-      bytes.set(part, DATA);
-      update(DATA, part.length);
-    }
-    self.postMessage({ n: b.length, buf: b.buffer }, [b.buffer]);
+  if (m.slot !== undefined) {
+    update(DATA + m.slot * SLOT, m.len);
+    Atomics.add(words, DONE, 1);
+    Atomics.notify(words, DONE);
   } else if (m.end !== undefined) {
     self.postMessage({ id: m.end, hi: words[HI], lo: words[LO] });
     words[LO] = 0;
     words[HI] = 0;
   } else {
-    const inst = new WebAssembly.Instance(m.module, {});
-    const mem = inst.exports.mem;
-    mem.grow(${PAGES});
-    words = new Int32Array(mem.buffer);
-    words.set(m.tables);
-    words[LO] = 0;
-    words[HI] = 0;
-    bytes = new Uint8Array(mem.buffer);
+    const inst = new WebAssembly.Instance(m.module, { m: { mem: m.memory } });
     update = inst.exports.update;
+    words = new Int32Array(m.memory.buffer);
   }
 };
 `;
@@ -54,30 +49,25 @@ interface Pending {
 /** A worker computing CRC-64/ISO digests of byte sequences, one sequence at a time. */
 export class CrcOffload {
   private readonly w: Worker;
-  private queued = 0;
-  // Buffers come back from the worker and are reused (fresh ones would cost page faults).
-  private readonly pool: ArrayBuffer[] = [];
-  /** Bytes gathered for the next message (BUFFER bytes each). */
-  private buf: Uint8Array<ArrayBuffer> | null = null;
-  private bufLen = 0;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  /** Slots posted so far; slot n lives at index n % SLOTS. */
+  private posted = 0;
+  private fill = 0;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
-  private waiters: Array<() => void> = [];
   private failed: unknown = null;
   private closed = false;
 
-  private constructor(init: { module: WebAssembly.Module; tables: Int32Array }) {
+  private constructor(kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory }) {
+    this.bytes = new Uint8Array(kernel.memory.buffer);
+    this.words = new Int32Array(kernel.memory.buffer);
+    this.words[KERNEL_STATE / 4] = 0;
+    this.words[KERNEL_STATE / 4 + 1] = 0;
+    this.words[DONE] = 0;
     this.w = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, { type: "module" });
     this.w.onmessage = (e: MessageEvent) => {
       const m = e.data;
-      if (m.buf) {
-        this.queued -= m.n;
-        if (this.pool.length < POOL_MAX) this.pool.push(m.buf);
-        const w = this.waiters;
-        this.waiters = [];
-        for (const f of w) f();
-        return;
-      }
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       p?.resolve(digestBytes(m.hi, m.lo));
@@ -86,15 +76,15 @@ export class CrcOffload {
       e.preventDefault();
       this.fail(new Error(`crc64 worker: ${e.message}`));
     };
-    this.w.postMessage(init);
+    this.w.postMessage(kernel);
   }
 
-  /** A new worker, or null when there is no WebAssembly or workers cannot start. */
+  /** A new worker, or null when there is no WebAssembly (threads) or workers cannot start. */
   static create(): CrcOffload | null {
-    const init = crcKernel();
-    if (!init) return null;
+    const k = crcSharedKernel(PAGES);
+    if (!k) return null;
     try {
-      return new CrcOffload(init);
+      return new CrcOffload(k);
     } catch {
       return null;
     }
@@ -102,31 +92,22 @@ export class CrcOffload {
 
   /** Bytes handed over and not hashed yet. */
   get backlog(): number {
-    return this.queued;
+    return (this.posted - Atomics.load(this.words, DONE)) * SLOT + this.fill;
   }
 
-  /** Adds (a copy of) `b` to the current sequence. */
+  /** Adds (a copy of) `b` to the current sequence; waits while the ring is full. */
   update(b: Uint8Array): void {
     if (this.failed) return;
     let off = 0;
     while (off < b.length) {
-      this.buf ??= new Uint8Array(this.pool.pop() ?? new ArrayBuffer(BUFFER));
-      const take = Math.min(b.length - off, BUFFER - this.bufLen);
-      this.buf.set(off === 0 && take === b.length ? b : b.subarray(off, off + take), this.bufLen);
-      this.bufLen += take;
-      this.queued += take;
+      if (this.fill === 0) this.waitForSlot();
+      const take = Math.min(b.length - off, SLOT - this.fill);
+      const at = KERNEL_DATA + (this.posted % SLOTS) * SLOT + this.fill;
+      this.bytes.set(off === 0 && take === b.length ? b : b.subarray(off, off + take), at);
+      this.fill += take;
       off += take;
-      if (this.bufLen === BUFFER) this.post();
+      if (this.fill === SLOT) this.post();
     }
-  }
-
-  /** Hands the gathered bytes to the worker. */
-  private post(): void {
-    if (!this.buf) return;
-    const view = this.buf.subarray(0, this.bufLen);
-    this.buf = null;
-    this.bufLen = 0;
-    this.w.postMessage(view, [view.buffer]);
   }
 
   /** Ends the current sequence: resolves to its digest (8 big-endian bytes, as `Crc64.digest()`). */
@@ -139,13 +120,6 @@ export class CrcOffload {
     return p;
   }
 
-  /** Resolves once at most `max` bytes wait to be hashed; rejects if the worker failed. */
-  async settle(max = 0): Promise<void> {
-    this.post();
-    while (this.queued > max && !this.failed) await new Promise<void>((r) => this.waiters.push(r));
-    if (this.failed) throw this.failed;
-  }
-
   /** Stops the worker; digests not delivered yet are rejected. */
   close(): void {
     if (this.closed) return;
@@ -154,13 +128,28 @@ export class CrcOffload {
     this.fail(new Error("crc64 worker closed"));
   }
 
+  /** Blocks until the slot to fill next is free (the worker is at most SLOTS-1 behind). */
+  private waitForSlot(): void {
+    for (;;) {
+      const done = Atomics.load(this.words, DONE);
+      if (this.posted - done < SLOTS) return;
+      // Short timeouts: a failed worker (onerror) is only noticed between waits.
+      if (Atomics.wait(this.words, DONE, done, 100) === "timed-out" && this.failed) throw this.failed;
+    }
+  }
+
+  /** Hands the current slot to the worker. */
+  private post(): void {
+    if (this.fill === 0) return;
+    this.w.postMessage({ slot: this.posted % SLOTS, len: this.fill });
+    this.posted++;
+    this.fill = 0;
+  }
+
   private fail(e: unknown): void {
     this.failed ??= e;
     for (const p of this.pending.values()) p.reject(this.failed);
     this.pending.clear();
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 }
 

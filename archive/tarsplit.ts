@@ -45,8 +45,6 @@ const REMOTE_ENTRIES = 2000;
 // OFFLOAD_MIN up go to it.
 const OFFLOAD_START = 32 << 20;
 const OFFLOAD_MIN = 1 << 20;
-// Bytes the worker may lag behind before the replay waits for it.
-const OFFLOAD_BACKLOG = 32 << 20;
 
 /** base64 of bytes (standard alphabet with padding, as Go's encoding/json uses for []byte). */
 export function base64(b: Uint8Array): string {
@@ -441,7 +439,6 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
     async pull(ctl) {
       try {
         src ??= await LineSource.open(file);
-        if (offload && offload.backlog > OFFLOAD_BACKLOG) await offload.settle(OFFLOAD_BACKLOG / 2);
         for (;;) {
           if (failure) throw failure;
           if (cur) {
