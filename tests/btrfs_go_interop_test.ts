@@ -5,7 +5,7 @@
  * same change lists.
  */
 import assert from "node:assert/strict";
-import { openScratchBtrfs, type ScratchBtrfs } from "../drivers/btrfs/testutil.ts";
+import { openScratchBtrfs, type ScratchBtrfs, sh, subvolumes } from "../drivers/btrfs/testutil.ts";
 import { HAVE_GO, ok, runGo, runOurs } from "./cli_helpers.ts";
 
 const L1 = "1".repeat(64), L2 = "2".repeat(64), L3 = "3".repeat(64), L4 = "4".repeat(64);
@@ -23,19 +23,11 @@ async function withStore(
   }
 }
 
-async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
 /** name → { uuid, parentUuid } of the subvolumes under `mnt`. */
-async function subvolumes(mnt: string): Promise<Map<string, { uuid: string; parent: string }>> {
-  const out = await sh("btrfs", "subvolume", "list", "-uq", mnt);
+async function subvolumesByName(mnt: string): Promise<Map<string, { uuid: string; parent: string }>> {
   const map = new Map<string, { uuid: string; parent: string }>();
-  for (const line of out.trim().split("\n").filter(Boolean)) {
-    const m = /parent_uuid\s+(\S+)\s+uuid\s+(\S+)\s+path\s+(.*)$/.exec(line)!;
-    map.set(m[3].slice(m[3].lastIndexOf("/") + 1), { uuid: m[2], parent: m[1] });
+  for (const s of await subvolumes(mnt)) {
+    map.set(s.path.slice(s.path.lastIndexOf("/") + 1), { uuid: s.uuid, parent: s.parentUuid });
   }
   return map;
 }
@@ -75,7 +67,7 @@ Deno.test({
       ok(await go("create-layer", "-i", L3, L2), "go create-layer on ours");
       ok(await ours("create-layer", "-i", L4, L3), "ours create-layer on go's");
 
-      let subs = await subvolumes(fs.mnt);
+      let subs = await subvolumesByName(fs.mnt);
       assert.equal(subs.get(L1)!.parent, "-", "a base layer is a new subvolume");
       assert.equal(subs.get(L2)!.parent, subs.get(L1)!.uuid, "ours snapshots Go's layer");
       assert.equal(subs.get(L3)!.parent, subs.get(L2)!.uuid, "Go snapshots ours");
@@ -126,7 +118,7 @@ Deno.test({
       ok(await go("delete-layer", L3), "go deletes its own");
       ok(await ours("delete-layer", L2), "ours deletes ours");
       ok(await go("delete-layer", L1), "go deletes go's");
-      subs = await subvolumes(fs.mnt);
+      subs = await subvolumesByName(fs.mnt);
       assert.deepEqual([...subs.keys()], [], "no subvolume left");
       assert.deepEqual([...Deno.readDirSync(subdir)], []);
       assert.equal(ok(await go("layers"), "go layers").stdout, "");

@@ -9,13 +9,7 @@ import { createVfsDriver } from "../vfs.ts";
 import { chainTars, listing, streamOf } from "../vfs_testutil.ts";
 import { type BtrfsDriver, createBtrfsDriver } from "./btrfs.ts";
 import { isSubvolume, quotaEnabled, subvolCreate } from "./ioctl.ts";
-import { withScratchBtrfs } from "./testutil.ts";
-
-async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
+import { sh, subvolumes, withScratchBtrfs } from "./testutil.ts";
 
 function driverOn(graph: string, options: Array<[string, string]> = [], uid: number[] = []) {
   const maps = uid.length ? [{ containerId: 0, hostId: uid[0], size: 65536 }] : [];
@@ -40,15 +34,6 @@ function withDriver(
     } finally {
       await d.cleanup();
     }
-  });
-}
-
-/** Subvolume paths (relative to the mount) as `btrfs subvolume list` shows them, with parent UUIDs. */
-async function subvolumes(mnt: string): Promise<Array<{ path: string; parentUuid: string; uuid: string }>> {
-  const out = await sh("btrfs", "subvolume", "list", "-uq", mnt);
-  return out.trim().split("\n").filter(Boolean).map((line) => {
-    const m = /parent_uuid\s+(\S+)\s+uuid\s+(\S+)\s+path\s+(.*)$/.exec(line)!;
-    return { parentUuid: m[1], uuid: m[2], path: m[3] };
   });
 }
 

@@ -2,7 +2,7 @@
  * Test and benchmark fixture: a btrfs filesystem in a sparse file, attached to a loop
  * device and mounted in a temp directory. Closing it unmounts every mount under it (a
  * driver's private home mount included), detaches the loop device and removes the temp
- * directory — whatever the test did.
+ * directory — whatever the test did. Also: running a command, listing subvolumes.
  *
  * @module
  */
@@ -108,4 +108,22 @@ export async function withScratchBtrfs<T>(
   } finally {
     fs.closeSync();
   }
+}
+
+/** Runs a command to its end; resolves to its stdout, throws with its stderr when it fails. */
+export async function sh(cmd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Subvolume paths (relative to the mount) as `btrfs subvolume list` shows them, with parent UUIDs. */
+export async function subvolumes(
+  mnt: string,
+): Promise<Array<{ path: string; parentUuid: string; uuid: string }>> {
+  const out = await sh("btrfs", "subvolume", "list", "-uq", mnt);
+  return out.trim().split("\n").filter(Boolean).map((line) => {
+    const m = /parent_uuid\s+(\S+)\s+uuid\s+(\S+)\s+path\s+(.*)$/.exec(line)!;
+    return { parentUuid: m[1], uuid: m[2], path: m[3] };
+  });
 }
