@@ -8,7 +8,7 @@ import { replayTarSplit } from "../archive/tarsplit.ts";
 import { type Change, ChangeKind } from "../store/types.ts";
 import { createVfsDriver, type VfsDriver } from "./vfs.ts";
 import { naiveChanges, naiveDiffSize } from "./naive.ts";
-import { goCliOk } from "../store/testdata/go_cli.ts";
+import { goCliOk } from "../store/testdata/harness.ts";
 import { chainTars, listing, snapshotTree, streamOf, tempDir } from "./vfs_testutil.ts";
 
 function goCli(graph: string, ...args: string[]): Promise<string> {

@@ -7,6 +7,7 @@ import { openDockerArchive, TarIndex } from "./archive.ts";
 import { ImageChoiceError } from "./errors.ts";
 import { parseManifest } from "./manifest.ts";
 import { readVerified } from "./verify.ts";
+import { withTempDir } from "../store/testdata/harness.ts";
 
 const enc = new TextEncoder();
 const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
@@ -53,13 +54,8 @@ async function dockerArchive(path: string, images: Array<{ tags: string[]; text:
   return configs;
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-img-archive-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("cs-img-archive-", fn);
 }
 
 Deno.test("TarIndex: members by byte range, links resolved, compressed archives too", async () => {

@@ -3,16 +3,12 @@ import { BlobUnknownError, ImageChoiceError, ImageReferenceError } from "./error
 import { MediaType, parseIndex } from "./manifest.ts";
 import { blobPath, OciLayoutWriter, openOciLayout, REF_NAME_ANNOTATION } from "./oci_layout.ts";
 import { serializeOciManifest } from "./manifest.ts";
+import { withTempDir } from "../store/testdata/harness.ts";
 
 const enc = new TextEncoder();
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-oci-layout-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("cs-oci-layout-", fn);
 }
 
 /** Writes a one-layer image through the writer and returns its manifest descriptor. */

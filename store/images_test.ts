@@ -10,17 +10,13 @@ import {
   NotExistError,
 } from "./errors.ts";
 import { sha256Digest } from "./digest.ts";
+import { withTempDir } from "./testdata/harness.ts";
 
 const enc = new TextEncoder();
 const D0 = "sha256:" + "0".repeat(64);
 
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cs-images-" });
-  try {
-    await fn(`${dir}/vfs-images`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>) {
+  return withTempDir("cs-images-", (dir) => fn(`${dir}/vfs-images`));
 }
 
 async function writing<T>(s: ImageStore, fn: () => T | Promise<T>): Promise<T> {

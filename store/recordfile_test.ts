@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import { ContainerStore } from "./containers.ts";
 import { LockFile } from "./lockfile.ts";
 import { MultiLock } from "./recordfile.ts";
+import { withTempDir } from "./testdata/harness.ts";
 
-async function withDir(fn: (root: string) => Promise<void>) {
-  const root = await Deno.makeTempDir({ prefix: "cs-recfile-" });
-  try {
-    await fn(root);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+function withDir(fn: (root: string) => Promise<void>) {
+  return withTempDir("cs-recfile-", fn);
 }
 
 const ino = (p: string) => Deno.statSync(p).ino;

@@ -11,7 +11,7 @@ import { TarWriter } from "../archive/tar_writer.ts";
 import { TypeFlag } from "../archive/types.ts";
 import { MediaType, serializeOciIndex, serializeOciManifest } from "../image/manifest.ts";
 import type { Descriptor, Platform } from "../image/manifest.ts";
-import { runGoCli } from "../store/testdata/go_cli.ts";
+import { runGoCli } from "../store/testdata/harness.ts";
 
 /** Output of a finished program. */
 export interface Ran {

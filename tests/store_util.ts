@@ -10,7 +10,7 @@ import {
   runGoCli,
   type TempStore,
   withTempStore as withStore,
-} from "../store/testdata/go_cli.ts";
+} from "../store/testdata/harness.ts";
 
 export type { TempStore };
 

@@ -11,7 +11,7 @@ import {
   runGoCli,
   type TempStore,
   withTempStore as withStore,
-} from "../../store/testdata/go_cli.ts";
+} from "../../store/testdata/harness.ts";
 import { makeTar, type Member } from "../../store/testdata/tar.ts";
 import { OverlayDriver } from "./overlay.ts";
 

@@ -1,6 +1,6 @@
 /**
- * Test helpers: throwaway stores, and the Go reference CLI (`containers-storage`) run
- * on a store.
+ * Test harness: throwaway directories and stores (mounts below them detached when they
+ * go), and the Go reference CLI (`containers-storage`) run on a store.
  *
  * @module
  */
@@ -22,6 +22,16 @@ export interface GoStore {
   graph: string;
   /** Run root. */
   run: string;
+}
+
+/** Runs `fn` on a fresh temp directory (name starting with `prefix`), removed afterwards even when `fn` fails. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** A throwaway store: a temp directory with the graph root `g` and the run root `r` in it. */
