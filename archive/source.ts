@@ -14,6 +14,13 @@ export interface AsyncByteReader {
   close?(): void;
 }
 
+const sizes = new WeakMap<ReadableStream<Uint8Array>, number>();
+
+/** The size of the regular file a `fileSource` stream reads, when known (to pick a strategy). */
+export function sourceSize(s: unknown): number | undefined {
+  return s instanceof ReadableStream ? sizes.get(s) : undefined;
+}
+
 /** Default chunk size of the sources. */
 export const SOURCE_CHUNK = 256 * 1024;
 
@@ -59,12 +66,15 @@ export async function fileSource(
 ): Promise<ReadableStream<Uint8Array>> {
   const f = await Deno.open(path, { read: true });
   let regular = false;
+  let size = 0;
   try {
-    regular = (await f.stat()).isFile;
+    const st = await f.stat();
+    regular = st.isFile;
+    size = st.size;
   } catch { /* treat as a stream */ }
   if (!regular) return readerStream(f, chunkSize);
   let done = false;
-  return new ReadableStream<Uint8Array>({
+  const stream = new ReadableStream<Uint8Array>({
     pull(c) {
       const buf = new Uint8Array(chunkSize);
       let n: number | null;
@@ -86,4 +96,6 @@ export async function fileSource(
       done = true;
     },
   }, { highWaterMark: 2 });
+  sizes.set(stream, size);
+  return stream;
 }

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { nodeZlib } from "../store/node_lazy.ts";
+import { nodeCrypto, nodeZlib } from "../store/node_lazy.ts";
+import type { Hash } from "node:crypto";
 import { ArchiveError, IntegrityError } from "../store/errors.ts";
 import { AtomicFileWriter } from "../store/atomic.ts";
 import type { FileGetter } from "../drivers/driver.ts";
@@ -92,6 +93,12 @@ export interface RecorderOptions {
    * thread, "local" never does, "remote" does from the first entry.
    */
   mode?: "auto" | "local" | "remote";
+  /**
+   * Also compute the sha256 of the whole stream (every segment and payload byte: the
+   * uncompressed tar as read), on the worker from the first byte when one can start:
+   * `digest` and `size` after `settle()`. Meant for large inputs.
+   */
+  digest?: boolean;
 }
 
 /**
@@ -116,6 +123,9 @@ export class TarSplitRecorder implements TarObserver {
   private writer: AtomicFileWriter | null = null;
   private ended = false;
   private settled = false;
+  /** In-process sha256 of the stream when `digest` was asked and no worker started. */
+  private hash: Hash | null = null;
+  private sha = "";
 
   /** `sink` receives gzip data (one or more complete gzip members). */
   constructor(private readonly sink: (gz: Uint8Array) => void, options: RecorderOptions = {}) {
@@ -129,6 +139,20 @@ export class TarSplitRecorder implements TarObserver {
       crc: new Crc64(),
       pos: 0,
     });
+    if (options.digest) {
+      if (this.mode !== "local") this.remote = RemoteTarSplit.start(0, sink, true);
+      if (!this.remote) this.hash = nodeCrypto().createHash("sha256");
+    }
+  }
+
+  /** `sha256:<hex>` of the whole stream (with `digest`, after `settle()`). */
+  get digest(): string {
+    return this.sha;
+  }
+
+  /** Bytes of the stream seen. */
+  get size(): number {
+    return this.bytes;
   }
 
   /** A recorder writing to a temp file beside `path` (e.g. `<layers>/<id>.tar-split.gz`), mode 0600. */
@@ -153,6 +177,7 @@ export class TarSplitRecorder implements TarObserver {
 
   segment(bytes: Uint8Array): void {
     this.bytes += bytes.length;
+    this.hash?.update(bytes);
     if (this.remote) this.remote.segment(bytes);
     else this.core.segment(bytes);
   }
@@ -176,6 +201,7 @@ export class TarSplitRecorder implements TarObserver {
 
   payload(bytes: Uint8Array): void {
     this.bytes += bytes.length;
+    this.hash?.update(bytes);
     if (this.remote) this.remote.payload(bytes);
     else this.core.payload(bytes);
   }
@@ -209,6 +235,8 @@ export class TarSplitRecorder implements TarObserver {
     if (!this.ended) throw new ArchiveError("tar-split recorder settled before the end of the stream");
     if (this.remote) await this.remote.settle();
     this.settled = true;
+    if (this.hash) this.sha = `sha256:${this.hash.digest("hex")}`;
+    else if (this.remote?.sha) this.sha = `sha256:${this.remote.sha}`;
   }
 
   /** Makes the file visible at its final path (fdatasync + rename). Requires the stream to have ended. */

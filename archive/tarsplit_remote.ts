@@ -22,6 +22,7 @@ const SEG = 1, FILE_START = 2, PAYLOAD = 3, FILE_END = 4;
 
 const WORKER_SOURCE = `
 import zlib from "node:zlib";
+import { createHash } from "node:crypto";
 ${goJsonString.toString()}
 ${fileLine.toString()}
 ${tarSplitCore.toString()}
@@ -51,7 +52,7 @@ function kernelCrc(module, tables) {
     },
   };
 }
-let core;
+let core, hash = null;
 const dec = new TextDecoder();
 function run(buf, len) {
   const dv = new DataView(buf.buffer, buf.byteOffset, len);
@@ -63,6 +64,7 @@ function run(buf, len) {
       i += 4;
       const part = buf.subarray(i, i + n);
       i += n;
+      if (hash) hash.update(part);
       if (tag === ${SEG}) core.segment(part);
       else core.payload(part);
     } else if (tag === ${FILE_START}) {
@@ -90,8 +92,9 @@ self.onmessage = (e) => {
   } else if (m.end) {
     core.flushSegment();
     core.flush();
-    self.postMessage({ done: true });
+    self.postMessage({ done: true, sha: hash ? hash.digest("hex") : null });
   } else {
+    if (m.hash) hash = createHash("sha256");
     core = tarSplitCore({
       gzip: (text) => new Uint8Array(zlib.gzipSync(text, { level: 1 })),
       sink: (gz) => self.postMessage({ gz }, [gz.buffer]),
@@ -113,6 +116,8 @@ export class RemoteTarSplit {
   private waiters: Array<() => void> = [];
   private failed: unknown = null;
   private done = false;
+  /** Hex sha256 of all segments and payloads, when started with `hash` (after `settle()`). */
+  sha: string | null = null;
   private closed = false;
   private readonly enc = new TextEncoder();
 
@@ -135,6 +140,7 @@ export class RemoteTarSplit {
         this.wake();
       } else if (m.done) {
         this.done = true;
+        this.sha = m.sha;
         this.wake();
       }
     };
@@ -145,12 +151,15 @@ export class RemoteTarSplit {
     this.w.postMessage({ ...init, pos });
   }
 
-  /** A worker core whose first line gets position `pos`, or null when none can start. */
-  static start(pos: number, sink: (gz: Uint8Array) => void): RemoteTarSplit | null {
+  /**
+   * A worker core whose first line gets position `pos`, or null when none can start.
+   * With `hash`, the worker also computes the sha256 of every byte given (`sha`).
+   */
+  static start(pos: number, sink: (gz: Uint8Array) => void, hash = false): RemoteTarSplit | null {
     const k = crcKernel();
     if (!k) return null;
     try {
-      return new RemoteTarSplit(pos, sink, { module: k.module, tables: k.tables });
+      return new RemoteTarSplit(pos, sink, { module: k.module, tables: k.tables, hash });
     } catch {
       return null;
     }

@@ -330,3 +330,19 @@ Deno.test("replay: large files checksummed on the worker; a changed byte still f
     rm(d);
   }
 });
+
+Deno.test("recorder digest: sha256 and size of the whole stream, on the worker or in-process", async () => {
+  const tar = makeTar([{ name: "a", data: "x".repeat(3000) }, { name: "d/", type: TypeFlag.Dir }]);
+  const withTail = new Uint8Array(tar.length + 100).fill(1);
+  withTail.set(tar);
+  for (const mode of ["auto", "local"] as const) {
+    const chunks: Uint8Array[] = [];
+    const rec = new TarSplitRecorder((gz) => chunks.push(gz.slice()), { digest: true, mode });
+    await scanTar(streamOf(withTail, 1000), [rec]);
+    await rec.settle();
+    assert.equal(rec.digest, `sha256:${sha256(withTail)}`, mode);
+    assert.equal(rec.size, withTail.length, mode);
+    const text = new TextDecoder().decode(gunzipSync(Buffer.concat(chunks)));
+    assert.match(text, /"name":"a","size":3000/, mode);
+  }
+});

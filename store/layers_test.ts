@@ -226,3 +226,33 @@ Deno.test("layers: an uncompressed tar has equal compressed and uncompressed dig
       [sha256Digest(tar), sha256Digest(tar), tar.length, tar.length, Compression.None],
     );
   }));
+
+Deno.test("layers: a large file input is hashed by the tar-split worker, with the same digests", () =>
+  withEnv(async ({ root, store }) => {
+    const { fileSource } = await import("../archive/source.ts");
+    const big = new Uint8Array(65 << 20);
+    for (let i = 0; i < big.length; i += 4093) big[i] = i & 0xff;
+    const { makeTar: makeBinaryTar } = await import("../archive/test_util.ts");
+    const tar = makeBinaryTar([{ name: "big", data: big }, { name: "small", data: "x" }]);
+    const gz = await gzip(tar);
+    await Deno.writeFile(`${root}/t.tar`, tar);
+    await Deno.writeFile(`${root}/t.tar.gz`, gz);
+    // The plain file is hashed on the worker; the gzip one (under 64 MiB) in-process.
+    const plain = await writing(
+      store,
+      async () => store.create({ id: "p", parent: null, diff: await fileSource(`${root}/t.tar`) }),
+    );
+    assert.deepEqual(
+      [plain.compressedDigest, plain.uncompressedDigest, plain.compressedSize, plain.uncompressedSize],
+      [sha256Digest(tar), sha256Digest(tar), tar.length, tar.length],
+    );
+    const zipped = await writing(
+      store,
+      async () => store.create({ id: "z", parent: null, diff: await fileSource(`${root}/t.tar.gz`) }),
+    );
+    assert.deepEqual(
+      [zipped.compressedDigest, zipped.uncompressedDigest, zipped.compressedSize, zipped.uncompressedSize],
+      [sha256Digest(gz), sha256Digest(tar), gz.length, tar.length],
+    );
+    assert.deepEqual(await collect(await store.diff(null, "p", Compression.None)), tar);
+  }));
