@@ -19,12 +19,27 @@ const SLOTS = 32;
 const PAGES = Math.ceil((KERNEL_DATA + SLOT * SLOTS) / 65536);
 // Int32 index of the count of slots hashed (between the CRC state and the data).
 const DONE = KERNEL_STATE / 4 + 4;
+// Int32 index of the worker's failure flag (so a thread blocked on DONE notices it).
+const FAILED = DONE + 1;
+// A blocked thread gives up when the worker made no progress for this long.
+const STALL_MS = 60_000;
 
 const WORKER_SOURCE = `
 let update, words;
-const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
+const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED};
+const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
 self.onmessage = (e) => {
-  const m = e.data;
+  try {
+    handle(e.data);
+  } catch (err) {
+    if (words) {
+      Atomics.store(words, FAILED, 1);
+      Atomics.notify(words, DONE);
+    }
+    throw err;
+  }
+};
+function handle(m) {
   if (m.slot !== undefined) {
     update(DATA + m.slot * SLOT, m.len);
     Atomics.add(words, DONE, 1);
@@ -38,7 +53,7 @@ self.onmessage = (e) => {
     update = inst.exports.update;
     words = new Int32Array(m.memory.buffer);
   }
-};
+}
 `;
 
 interface Pending {
@@ -65,6 +80,7 @@ export class CrcOffload {
     this.words[KERNEL_STATE / 4] = 0;
     this.words[KERNEL_STATE / 4 + 1] = 0;
     this.words[DONE] = 0;
+    this.words[FAILED] = 0;
     this.w = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, { type: "module" });
     this.w.onmessage = (e: MessageEvent) => {
       const m = e.data;
@@ -130,11 +146,15 @@ export class CrcOffload {
 
   /** Blocks until the slot to fill next is free (the worker is at most SLOTS-1 behind). */
   private waitForSlot(): void {
-    for (;;) {
+    let last = Atomics.load(this.words, DONE), since = Date.now();
+    while (this.posted - last >= SLOTS) {
+      if (Atomics.load(this.words, FAILED) || Date.now() - since > STALL_MS) {
+        this.fail(new Error("crc64 worker failed or stalled"));
+        throw this.failed;
+      }
+      Atomics.wait(this.words, DONE, last, 100);
       const done = Atomics.load(this.words, DONE);
-      if (this.posted - done < SLOTS) return;
-      // Short timeouts: a failed worker (onerror) is only noticed between waits.
-      if (Atomics.wait(this.words, DONE, done, 100) === "timed-out" && this.failed) throw this.failed;
+      if (done !== last) (last = done, since = Date.now());
     }
   }
 

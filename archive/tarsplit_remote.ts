@@ -2,22 +2,32 @@
  * tar-split recording on a worker thread: the main thread only copies the stream's
  * segments and payloads, and each file's name and size, into batches (a few records per
  * entry); the worker runs the recording core (archive/tarsplit_core.ts: JSON lines,
- * base64, CRC-64, gzip) and sends the gzip members back, in order. The extraction and
- * the recording then use both cores.
+ * base64, CRC-64, gzip; optionally the sha256 of the whole stream) and sends the gzip
+ * members back, in order. The extraction and the recording then use both cores.
  *
- * The worker is a data: URL module made from the core's own source and a small CRC-64
- * wrapper around the kernel compiled by archive/crc64.ts, so there is no file to locate.
- * Batches are transferred and come back for reuse; `ready()` gives back-pressure when
- * the worker lags more than BACKLOG bytes behind.
+ * Batches are slots of a ring in a shared WebAssembly memory, the one the CRC-64 kernel
+ * of archive/crc64.ts runs on: payloads are checksummed (and hashed) in place, so the
+ * main thread's copy into the slot is the only one. The worker counts finished slots in
+ * a shared word; a full ring makes the main thread wait (Atomics.wait), which bounds
+ * memory without help from the caller. The worker is a data: URL module made from the
+ * core's own source, so there is no file to locate.
  *
  * @module
  */
-import { crcKernel, KERNEL_DATA, KERNEL_STATE, KERNEL_WINDOW } from "./crc64.ts";
+import { crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
 import { fileLine, goJsonString, tarSplitCore } from "./tarsplit_core.ts";
 
-const BATCH = 1 << 20;
-const BACKLOG = 32 << 20;
-const POOL_MAX = 40;
+const SLOT = 1 << 20;
+const SLOTS = 32;
+// The ring, then one more slot: the worker's copy window for bytes from elsewhere.
+const WINDOW = KERNEL_DATA + SLOTS * SLOT;
+const PAGES = Math.ceil((WINDOW + SLOT) / 65536);
+// Int32 index of the count of slots processed (between the CRC state and the data).
+const DONE = KERNEL_STATE / 4 + 4;
+// Int32 index of the worker's failure flag (so a thread blocked on DONE notices it).
+const FAILED = DONE + 1;
+// A blocked main thread gives up when the worker made no progress for this long.
+const STALL_MS = 60_000;
 const SEG = 1, FILE_START = 2, PAYLOAD = 3, FILE_END = 4;
 
 const WORKER_SOURCE = `
@@ -26,22 +36,20 @@ import { createHash } from "node:crypto";
 ${goJsonString.toString()}
 ${fileLine.toString()}
 ${tarSplitCore.toString()}
-function kernelCrc(module, tables) {
-  const inst = new WebAssembly.Instance(module, {});
-  const mem = inst.exports.mem;
-  mem.grow(${Math.ceil((KERNEL_DATA + KERNEL_WINDOW) / 65536)});
-  const words = new Int32Array(mem.buffer);
-  words.set(tables);
-  const bytes = new Uint8Array(mem.buffer);
-  const update = inst.exports.update;
-  const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DATA = ${KERNEL_DATA}, WINDOW = ${KERNEL_WINDOW};
+const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED};
+const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
+const WINDOW = ${WINDOW};
+let core, hash = null, bytes, words;
+function kernelCrc(module, memory) {
+  const update = new WebAssembly.Instance(module, { m: { mem: memory } }).exports.update;
   return {
     reset() { words[LO] = 0; words[HI] = 0; },
     update(b) {
-      for (let off = 0; off < b.length; off += WINDOW) {
-        const part = b.subarray(off, off + WINDOW);
-        bytes.set(part, DATA);
-        update(DATA, part.length);
+      if (b.buffer === bytes.buffer) return update(b.byteOffset, b.length);
+      for (let off = 0; off < b.length; off += SLOT) {
+        const part = b.subarray(off, off + SLOT);
+        bytes.set(part, WINDOW);
+        update(WINDOW, part.length);
       }
     },
     digest() {
@@ -52,10 +60,10 @@ function kernelCrc(module, tables) {
     },
   };
 }
-let core, hash = null;
 const dec = new TextDecoder();
-function run(buf, len) {
-  const dv = new DataView(buf.buffer, buf.byteOffset, len);
+function run(buf) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const len = buf.length;
   let i = 0;
   while (i < len) {
     const tag = buf[i++];
@@ -75,9 +83,9 @@ function run(buf, len) {
       const raw = buf[i + 8];
       const n = dv.getUint32(i + 9, true);
       i += 13;
-      const name = buf.subarray(i, i + n);
+      const name = buf.slice(i, i + n);
       i += n;
-      if (raw) core.fileEnd("", name.slice(), size);
+      if (raw) core.fileEnd("", name, size);
       else core.fileEnd(dec.decode(name), null, size);
     } else {
       throw new Error("tar-split worker: bad record " + tag);
@@ -85,45 +93,72 @@ function run(buf, len) {
   }
 }
 self.onmessage = (e) => {
-  const m = e.data;
-  if (m.batch) {
-    run(m.batch, m.len);
-    self.postMessage({ ack: m.len, buf: m.batch.buffer }, [m.batch.buffer]);
+  try {
+    handle(e.data);
+  } catch (err) {
+    if (words) {
+      Atomics.store(words, FAILED, 1);
+      Atomics.notify(words, DONE);
+    }
+    self.postMessage({ error: String(err && err.stack || err) });
+  }
+};
+function handle(m) {
+  if (m.slot !== undefined) {
+    run(bytes.subarray(DATA + m.slot * SLOT, DATA + m.slot * SLOT + m.len));
+    Atomics.add(words, DONE, 1);
+    Atomics.notify(words, DONE);
+  } else if (m.batch) {
+    run(m.batch);
   } else if (m.end) {
     core.flushSegment();
     core.flush();
     self.postMessage({ done: true, sha: hash ? hash.digest("hex") : null });
   } else {
+    bytes = new Uint8Array(m.memory.buffer);
+    words = new Int32Array(m.memory.buffer);
     if (m.hash) hash = createHash("sha256");
     core = tarSplitCore({
       gzip: (text) => new Uint8Array(zlib.gzipSync(text, { level: 1 })),
       sink: (gz) => self.postMessage({ gz }, [gz.buffer]),
-      crc: kernelCrc(m.module, m.tables),
+      crc: kernelCrc(m.module, m.memory),
       pos: m.pos,
     });
   }
-};
+}
 `;
 
 /** The main thread's side of a recording core running on a worker. */
 export class RemoteTarSplit {
   private readonly w: Worker;
-  private buf: Uint8Array<ArrayBuffer>;
-  private view: DataView;
+  private readonly mem: Uint8Array;
+  private readonly view: DataView;
+  private readonly words: Int32Array;
+  /** Slots posted so far; slot n lives at index n % SLOTS. */
+  private posted = 0;
+  /** Start of the current slot in `mem`, and bytes written in it. */
+  private base: number;
   private len = 0;
-  private readonly pool: ArrayBuffer[] = [];
-  private queued = 0;
-  private waiters: Array<() => void> = [];
   private failed: unknown = null;
   private done = false;
+  private waiters: Array<() => void> = [];
   /** Hex sha256 of all segments and payloads, when started with `hash` (after `settle()`). */
   sha: string | null = null;
   private closed = false;
   private readonly enc = new TextEncoder();
 
-  private constructor(pos: number, sink: (gz: Uint8Array) => void, init: object) {
-    this.buf = new Uint8Array(BATCH);
-    this.view = new DataView(this.buf.buffer);
+  private constructor(
+    pos: number,
+    sink: (gz: Uint8Array) => void,
+    kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory },
+    hash: boolean,
+  ) {
+    this.mem = new Uint8Array(kernel.memory.buffer);
+    this.view = new DataView(kernel.memory.buffer);
+    this.words = new Int32Array(kernel.memory.buffer);
+    this.words[DONE] = 0;
+    this.words[FAILED] = 0;
+    this.base = KERNEL_DATA;
     this.w = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, { type: "module" });
     this.w.onmessage = (e: MessageEvent) => {
       const m = e.data;
@@ -134,21 +169,19 @@ export class RemoteTarSplit {
         } catch (err) {
           this.fail(err);
         }
-      } else if (m.buf) {
-        this.queued -= m.ack;
-        if (this.pool.length < POOL_MAX && m.buf.byteLength === BATCH) this.pool.push(m.buf);
-        this.wake();
       } else if (m.done) {
         this.done = true;
         this.sha = m.sha;
         this.wake();
+      } else if (m.error) {
+        this.fail(new Error(`tar-split worker: ${m.error}`));
       }
     };
     this.w.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.fail(new Error(`tar-split worker: ${e.message}`));
     };
-    this.w.postMessage({ ...init, pos });
+    this.w.postMessage({ ...kernel, pos, hash });
   }
 
   /**
@@ -156,10 +189,10 @@ export class RemoteTarSplit {
    * With `hash`, the worker also computes the sha256 of every byte given (`sha`).
    */
   static start(pos: number, sink: (gz: Uint8Array) => void, hash = false): RemoteTarSplit | null {
-    const k = crcKernel();
+    const k = crcSharedKernel(PAGES);
     if (!k) return null;
     try {
-      return new RemoteTarSplit(pos, sink, { module: k.module, tables: k.tables, hash });
+      return new RemoteTarSplit(pos, sink, k, hash);
     } catch {
       return null;
     }
@@ -173,7 +206,7 @@ export class RemoteTarSplit {
   /** A file's payload begins (its pending segment is written first). */
   fileStart(): void {
     this.room(1);
-    this.buf[this.len++] = FILE_START;
+    this.mem[this.base + this.len++] = FILE_START;
   }
 
   /** Payload bytes of the current file. */
@@ -183,19 +216,20 @@ export class RemoteTarSplit {
 
   /** The current file ended. */
   fileEnd(name: string, nameRaw: Uint8Array | null | undefined, size: number): void {
-    const max = nameRaw ? nameRaw.length : name.length * 3;
-    this.room(14 + max);
-    const at = this.len;
-    this.buf[at] = FILE_END;
+    const max = 14 + (nameRaw ? nameRaw.length : name.length * 3);
+    if (max > SLOT) return this.bigFileEnd(name, nameRaw, size);
+    this.room(max);
+    const at = this.base + this.len;
+    this.mem[at] = FILE_END;
     this.view.setFloat64(at + 1, size, true);
-    this.buf[at + 9] = nameRaw ? 1 : 0;
+    this.mem[at + 9] = nameRaw ? 1 : 0;
     let n: number;
     if (nameRaw) {
-      this.buf.set(nameRaw, at + 14);
+      this.mem.set(nameRaw, at + 14);
       n = nameRaw.length;
-    } else n = this.enc.encodeInto(name, this.buf.subarray(at + 14)).written;
+    } else n = this.enc.encodeInto(name, this.mem.subarray(at + 14, at + max)).written;
     this.view.setUint32(at + 10, n, true);
-    this.len = at + 14 + n;
+    this.len += 14 + n;
   }
 
   /** The stream ended: the worker writes what it holds. */
@@ -204,16 +238,14 @@ export class RemoteTarSplit {
     this.w.postMessage({ end: true });
   }
 
-  /** While the worker lags far behind: a promise to wait for before feeding more. */
+  /** Back-pressure is given by `update`'s waits on a full ring: nothing to wait for here. */
   ready(): Promise<void> | undefined {
-    if (this.queued + this.len <= BACKLOG || this.failed) return undefined;
-    this.post();
-    return this.until(() => this.queued <= BACKLOG / 2);
+    return undefined;
   }
 
   /** Waits until the worker wrote everything (after `end()`); rethrows its failure. */
   async settle(): Promise<void> {
-    await this.until(() => this.done);
+    while (!this.done && !this.failed) await new Promise<void>((r) => this.waiters.push(r));
     if (this.failed) throw this.failed;
     this.close();
   }
@@ -224,10 +256,6 @@ export class RemoteTarSplit {
     this.closed = true;
     this.w.terminate();
     if (!this.done) this.fail(new Error("tar-split worker closed"));
-  }
-
-  private async until(cond: () => boolean): Promise<void> {
-    while (!cond() && !this.failed) await new Promise<void>((r) => this.waiters.push(r));
   }
 
   private wake(): void {
@@ -241,39 +269,59 @@ export class RemoteTarSplit {
     this.wake();
   }
 
-  /** Copies `b` in records of kind `tag`, split across batches. */
+  /** A FILE_END record too large for a slot, as a message of its own (after the slot). */
+  private bigFileEnd(name: string, nameRaw: Uint8Array | null | undefined, size: number): void {
+    const nb = nameRaw ?? this.enc.encode(name);
+    const rec = new Uint8Array(14 + nb.length);
+    const v = new DataView(rec.buffer);
+    rec[0] = FILE_END;
+    v.setFloat64(1, size, true);
+    rec[9] = nameRaw ? 1 : 0;
+    v.setUint32(10, nb.length, true);
+    rec.set(nb, 14);
+    this.post();
+    this.w.postMessage({ batch: rec }, [rec.buffer]);
+  }
+
+  /** Copies `b` in records of kind `tag`, split across slots. */
   private bytes(tag: number, b: Uint8Array): void {
     let off = 0;
     while (off < b.length) {
-      if (BATCH - this.len < 6) this.post();
-      const take = Math.min(b.length - off, BATCH - this.len - 5);
-      const at = this.len;
-      this.buf[at] = tag;
+      if (SLOT - this.len < 6) this.post();
+      const take = Math.min(b.length - off, SLOT - this.len - 5);
+      const at = this.base + this.len;
+      this.mem[at] = tag;
       this.view.setUint32(at + 1, take, true);
-      this.buf.set(off === 0 && take === b.length ? b : b.subarray(off, off + take), at + 5);
-      this.len = at + 5 + take;
+      this.mem.set(off === 0 && take === b.length ? b : b.subarray(off, off + take), at + 5);
+      this.len += 5 + take;
       off += take;
     }
   }
 
-  /** Makes room for a record of `n` bytes (a batch of its own when larger than BATCH). */
+  /** Makes room for a record of `n` (<= SLOT) bytes. */
   private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    this.post();
-    if (n > this.buf.length) {
-      this.buf = new Uint8Array(n);
-      this.view = new DataView(this.buf.buffer);
-    }
+    if (this.len + n > SLOT) this.post();
   }
 
-  /** Sends the current batch. */
+  /** Hands the current slot to the worker and waits until the next one is free. */
   private post(): void {
-    if (this.len === 0) return;
-    const len = this.len;
-    this.queued += len;
-    this.w.postMessage({ batch: this.buf, len }, [this.buf.buffer]);
-    this.buf = new Uint8Array(this.pool.pop() ?? new ArrayBuffer(BATCH));
-    this.view = new DataView(this.buf.buffer);
+    if (this.len === 0 || this.failed) {
+      this.len = 0;
+      return;
+    }
+    this.w.postMessage({ slot: this.posted % SLOTS, len: this.len });
+    this.posted++;
     this.len = 0;
+    this.base = KERNEL_DATA + (this.posted % SLOTS) * SLOT;
+    let last = Atomics.load(this.words, DONE), since = Date.now();
+    while (this.posted - last >= SLOTS) {
+      if (Atomics.load(this.words, FAILED) || Date.now() - since > STALL_MS) {
+        this.fail(new Error("tar-split worker failed or stalled"));
+        return;
+      }
+      Atomics.wait(this.words, DONE, last, 100);
+      const done = Atomics.load(this.words, DONE);
+      if (done !== last) (last = done, since = Date.now());
+    }
   }
 }
