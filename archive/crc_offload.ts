@@ -21,12 +21,14 @@ const PAGES = Math.ceil((KERNEL_DATA + SLOT * SLOTS) / 65536);
 const DONE = KERNEL_STATE / 4 + 4;
 // Int32 index of the worker's failure flag (so a thread blocked on DONE notices it).
 const FAILED = DONE + 1;
+// Int32 index of the flag the worker raises once it can take work.
+const READY = DONE + 2;
 // A blocked thread gives up when the worker made no progress for this long.
 const STALL_MS = 60_000;
 
 const WORKER_SOURCE = `
 let update, words;
-const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED};
+const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED}, READY = ${READY};
 const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
 self.onmessage = (e) => {
   try {
@@ -44,6 +46,9 @@ function handle(m) {
     update(DATA + m.slot * SLOT, m.len);
     Atomics.add(words, DONE, 1);
     Atomics.notify(words, DONE);
+  } else if (m.seed) {
+    words[HI] = m.seed[0];
+    words[LO] = m.seed[1];
   } else if (m.end !== undefined) {
     self.postMessage({ id: m.end, hi: words[HI], lo: words[LO] });
     words[LO] = 0;
@@ -52,6 +57,7 @@ function handle(m) {
     const inst = new WebAssembly.Instance(m.module, { m: { mem: m.memory } });
     update = inst.exports.update;
     words = new Int32Array(m.memory.buffer);
+    Atomics.store(words, READY, 1);
   }
 }
 `;
@@ -81,6 +87,7 @@ export class CrcOffload {
     this.words[KERNEL_STATE / 4 + 1] = 0;
     this.words[DONE] = 0;
     this.words[FAILED] = 0;
+    this.words[READY] = 0;
     this.w = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, { type: "module" });
     this.w.onmessage = (e: MessageEvent) => {
       const m = e.data;
@@ -104,6 +111,19 @@ export class CrcOffload {
     } catch {
       return null;
     }
+  }
+
+  /** Whether the worker has started (before that, hashing in-process avoids waiting for it). */
+  get started(): boolean {
+    return Atomics.load(this.words, READY) === 1;
+  }
+
+  /**
+   * Starts the current sequence from a CRC computed so far elsewhere (`Crc64.value()`),
+   * so that a file begun in-process goes on here. Call before its first `update`.
+   */
+  seed(value: bigint): void {
+    this.w.postMessage({ seed: [Number(value >> 32n) | 0, Number(value & 0xffffffffn) | 0] });
   }
 
   /** Bytes handed over and not hashed yet. */

@@ -27,3 +27,23 @@ Deno.test("CrcOffload: digests of several sequences match Crc64, in order; backl
   }
   await assert.rejects(off.end(), /closed/);
 });
+
+Deno.test("CrcOffload: a sequence seeded with a CRC computed in-process goes on from it", async () => {
+  const off = CrcOffload.create();
+  assert.ok(off);
+  try {
+    const data = new Uint8Array(5_000_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) ^ (i >>> 9);
+    const local = new Crc64().update(data.subarray(0, 1_234_567));
+    off.seed(local.value());
+    off.update(data.subarray(1_234_567));
+    assert.deepEqual([...await off.end()], [...new Crc64().update(data).digest()]);
+    // The next sequence starts from zero again.
+    off.update(data.subarray(0, 100));
+    assert.deepEqual([...await off.end()], [...new Crc64().update(data.subarray(0, 100)).digest()]);
+    while (!off.started) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(off.started, true);
+  } finally {
+    off.close();
+  }
+});

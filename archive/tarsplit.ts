@@ -42,10 +42,12 @@ export class DuplicatePathError extends ArchiveError {
 const REMOTE_FILE = 32 << 20;
 const REMOTE_BYTES = 16 << 20;
 const REMOTE_ENTRIES = 2000;
-// A file this large starts the replay's checksum worker; once it runs, files from
-// OFFLOAD_MIN up go to it.
-const OFFLOAD_START = 32 << 20;
-const OFFLOAD_MIN = 1 << 20;
+// A file this large starts the replay's checksum worker (creating one costs the main
+// thread ~20 ms, what checksumming ~30 MB does); until it runs, checksums are computed
+// in-process, then files from OFFLOAD_MIN up go to it (a file under way included).
+const OFFLOAD_START = 96 << 20;
+const OFFLOAD_LAYER = 128 << 20;
+const OFFLOAD_MIN = 256 << 10;
 
 /** base64 of bytes (standard alphabet with padding, as Go's encoding/json uses for []byte). */
 export function base64(b: Uint8Array): string {
@@ -353,6 +355,17 @@ function b64Len(s: string, start: number, end: number): number {
   return (n / 4) * 3 - pad;
 }
 
+/** Options of replayTarSplit. */
+export interface ReplayOptions {
+  /** A file from this size up starts the checksum worker (default 96 MiB). */
+  offloadStart?: number;
+  /**
+   * The size of the tar to rebuild, when known (the layer's diff size): from
+   * OFFLOAD_LAYER up the worker is started at once, to be ready for the larger files.
+   */
+  sizeHint?: number;
+}
+
 /** A file being copied into the output: raw fd (getter.openFd) or FsFile. */
 interface OpenFile {
   fd: number;
@@ -360,7 +373,9 @@ interface OpenFile {
   name: string;
   left: number;
   want: Uint8Array | null;
-  /** Checksummed by the worker (`offload`). */
+  /** May go to the checksum worker (`offload`) once it runs. */
+  big: boolean;
+  /** Checksummed by the worker (from the point it took over). */
   remote: boolean;
 }
 
@@ -372,7 +387,13 @@ interface OpenFile {
  * are gathered synchronously into 1 MiB chunks (file data is read straight into them),
  * so the consumer sees few large writes; only refilling the tar-split text awaits.
  */
-export function replayTarSplit(file: string, getter: FileGetter): ReadableStream<Uint8Array> {
+export function replayTarSplit(
+  file: string,
+  getter: FileGetter,
+  options: ReplayOptions = {},
+): ReadableStream<Uint8Array> {
+  const offloadStart = options.offloadStart ?? OFFLOAD_START;
+  const offloadEarly = (options.sizeHint ?? 0) >= OFFLOAD_LAYER;
   let src: LineSource | null = null;
   let closed = false;
   let cur: OpenFile | null = null;
@@ -416,6 +437,11 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
       const ask = Math.min(c.left + 1, out.length - pos);
       const n = read(c, out.subarray(pos, pos + ask));
       if (n === 0 || n > c.left) throw fail(c.name);
+      if (c.big && !c.remote && offload!.started) {
+        // The worker is up: it goes on from the CRC so far.
+        offload!.seed(crc.value());
+        c.remote = true;
+      }
       if (c.remote) offload!.update(out.subarray(pos, pos + n));
       else crc.update(out.subarray(pos, pos + n));
       pos += n;
@@ -518,7 +544,9 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
           if (fd < 0 && !f) {
             throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(e.name)}: missing`);
           }
-          if (offload === undefined && e.size >= OFFLOAD_START) offload = CrcOffload.create();
+          if (offload === undefined && (offloadEarly || e.size >= offloadStart)) {
+            offload = CrcOffload.create();
+          }
           crc.reset();
           cur = {
             fd,
@@ -526,7 +554,8 @@ export function replayTarSplit(file: string, getter: FileGetter): ReadableStream
             name: e.name,
             left: e.size,
             want: e.payload,
-            remote: !!offload && e.size >= OFFLOAD_MIN,
+            big: !!offload && e.size >= OFFLOAD_MIN,
+            remote: false,
           };
         }
       } catch (err) {
