@@ -42,6 +42,9 @@ export class DuplicatePathError extends ArchiveError {
 const REMOTE_FILE = 32 << 20;
 const REMOTE_BYTES = 16 << 20;
 const REMOTE_ENTRIES = 2000;
+// In-process text compressed as a member of its own once this large (only reached
+// when no worker can start: the move to one comes first).
+const LOCAL_TEXT = 32 << 20;
 // A file this large starts the replay's checksum worker (creating one costs the main
 // thread ~20 ms, what checksumming ~30 MB does); until it runs, checksums are computed
 // in-process, then files from OFFLOAD_MIN up go to it (a file under way included).
@@ -104,15 +107,19 @@ export interface RecorderOptions {
 }
 
 /**
- * A TarObserver that records tar-split data. Output goes to `sink` as gzip members
- * (call `flush()`/`end()`); use `TarSplitRecorder.create(path)` to write a file
- * atomically (`settle()`, then `commit()` / `abort()`).
+ * A TarObserver that records tar-split data. Output goes to `sink` as gzip data (call
+ * `end()`); use `TarSplitRecorder.create(path)` to write a file atomically (`settle()`,
+ * then `commit()` / `abort()`).
  *
- * Recording starts in-process (archive/tarsplit_core.ts); a large stream moves to a
- * worker (archive/tarsplit_remote.ts) at an entry boundary, after the lines so far were
- * written, so the file is the same either way. Duplicate names are checked here, in
- * stream order (DuplicatePathError from the entry's end, as before). `ready()` is the
- * extraction's back-pressure; `settle()` waits for the worker's last members.
+ * The file is one gzip member, as Go writes it (so readers can use the web
+ * DecompressionStream, which stops at the first member): recording starts in-process
+ * (archive/tarsplit_core.ts) with the text kept in memory; a large stream moves to a
+ * worker (archive/tarsplit_remote.ts) at an entry boundary, handing it the text so far,
+ * and the worker compresses everything as one stream. A stream that stays in-process
+ * is compressed at its end (its text is bounded by the move's thresholds; without a
+ * worker, every LOCAL_TEXT of text becomes a member of its own). Duplicate names are
+ * checked here, in stream order (DuplicatePathError from the entry's end). `ready()` is
+ * the extraction's back-pressure; `settle()` waits for the worker's last output.
  */
 export class TarSplitRecorder implements TarObserver {
   private readonly core: TarSplitCore;
@@ -128,16 +135,19 @@ export class TarSplitRecorder implements TarObserver {
   /** In-process sha256 of the stream when `digest` was asked and no worker started. */
   private hash: Hash | null = null;
   private sha = "";
+  /** Text recorded in-process and not compressed yet. */
+  private text: string[] = [];
+  private textLen = 0;
 
   /** `sink` receives gzip data (one or more complete gzip members). */
   constructor(private readonly sink: (gz: Uint8Array) => void, options: RecorderOptions = {}) {
     this.mode = options.mode ?? "auto";
     this.core = tarSplitCore({
-      gzip: (text) => {
-        const gz = nodeZlib().gzipSync(text, { level: 1 });
-        return new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength);
+      text: (t) => {
+        this.text.push(t);
+        this.textLen += t.length;
+        if (this.textLen >= LOCAL_TEXT) this.compress();
       },
-      sink,
       crc: new Crc64(),
       pos: 0,
     });
@@ -165,16 +175,25 @@ export class TarSplitRecorder implements TarObserver {
     return r;
   }
 
-  /** Compresses and hands out the buffered text (of the in-process core). */
-  flush(): void {
-    this.core.flush();
+  /** Compresses the text recorded in-process into a gzip member for the sink. */
+  private compress(): void {
+    if (this.textLen === 0) return;
+    const body = this.text.join("");
+    this.text = [];
+    this.textLen = 0;
+    const gz = nodeZlib().gzipSync(body, { level: 1 });
+    this.sink(new Uint8Array(gz.buffer, gz.byteOffset, gz.byteLength));
   }
 
-  /** Hands the rest of the stream to a worker (after writing what is recorded so far). */
+  /** Hands the rest of the stream, and the text so far, to a worker. */
   private goRemote(): void {
     this.core.flushSegment();
     this.core.flush();
-    this.remote = RemoteTarSplit.start(this.core.position(), this.sink);
+    this.remote = RemoteTarSplit.start(this.core.position(), this.sink, false, this.text.join(""));
+    if (this.remote) {
+      this.text = [];
+      this.textLen = 0;
+    }
   }
 
   segment(bytes: Uint8Array): void {
@@ -224,6 +243,7 @@ export class TarSplitRecorder implements TarObserver {
     else {
       this.core.flushSegment();
       this.core.flush();
+      this.compress();
     }
   }
 
@@ -247,7 +267,6 @@ export class TarSplitRecorder implements TarObserver {
     if (this.remote && !this.settled) {
       throw new ArchiveError("tar-split recorder committed before its worker settled");
     }
-    this.core.flush();
     if (!this.writer) return;
     this.writer.commit();
     this.writer = null;
@@ -301,6 +320,44 @@ const ONE = new Uint8Array(1);
  * Lines of a (gzip'd or plain) tar-split file: complete lines are taken synchronously
  * from the decoded text, which is refilled (one await) a decompressed chunk at a time.
  */
+/**
+ * The decompressed bytes of a tar-split file. gzip goes through the web
+ * DecompressionStream (nothing to load; node:zlib costs a command ~45 ms), which reads
+ * one gzip member, as Go and we write them; a file of several members (written by
+ * earlier versions) or a damaged one makes it fail, and node:zlib then goes on from
+ * the bytes already given (or reports the damage in its words).
+ */
+async function* tarSplitBytes(file: string): AsyncGenerator<Uint8Array> {
+  const head = new Uint8Array(2);
+  const f = await Deno.open(file, { read: true });
+  try {
+    await f.read(head);
+  } finally {
+    f.close();
+  }
+  let given = 0;
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      const gunzip = new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+      for await (const c of (await fileSource(file)).pipeThrough(gunzip)) {
+        given += c.length;
+        yield c;
+      }
+      return;
+    } catch { /* several members, or damaged: node:zlib below */ }
+  }
+  const { stream } = await decompress(await fileSource(file));
+  let skip = given;
+  for await (const c of stream) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    yield skip ? c.subarray(skip) : c;
+    skip = 0;
+  }
+}
+
 class LineSource {
   private text = "";
   private pos = 0;
@@ -308,9 +365,8 @@ class LineSource {
   private readonly dec = new TextDecoder();
   private constructor(private readonly it: AsyncIterator<Uint8Array>) {}
 
-  static async open(file: string): Promise<LineSource> {
-    const { stream } = await decompress(await fileSource(file));
-    return new LineSource(stream[Symbol.asyncIterator]());
+  static open(file: string): Promise<LineSource> {
+    return Promise.resolve(new LineSource(tarSplitBytes(file)));
   }
 
   /** The next line, or null when more text must be read first (or at the end, see `done`). */

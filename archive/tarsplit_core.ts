@@ -1,7 +1,6 @@
 /**
  * The file-system-free part of tar-split recording: turning raw segments and file
- * entries into Go's JSON lines, checksumming payloads and gzipping the text in bounded
- * members. Used in-process by TarSplitRecorder, and as the body of its worker
+ * entries into Go's JSON lines and checksumming payloads; the host compresses the text. Used in-process by TarSplitRecorder, and as the body of its worker
  * (archive/tarsplit_remote.ts) for large streams.
  *
  * The functions here are self-contained (they use nothing from module scope but each
@@ -47,10 +46,8 @@ export interface CoreCrc {
 
 /** What the core needs from its host. */
 export interface CoreEnv {
-  /** One gzip member of `text`. */
-  gzip(text: string): Uint8Array;
-  /** Receives gzip members in order. */
-  sink(gz: Uint8Array): void;
+  /** Receives the JSON text in order, in pieces of about 1 MiB (the host compresses it). */
+  text(t: string): void;
   crc: CoreCrc;
   /** Position of the first line. */
   pos: number;
@@ -68,7 +65,7 @@ export interface TarSplitCore {
   payload(b: Uint8Array): void;
   /** The current file ended: writes its line (`name` decoded, or its raw bytes). */
   fileEnd(name: string, nameRaw: Uint8Array | null | undefined, size: number): void;
-  /** Gzips the buffered text into the sink. */
+  /** Hands the buffered text to the host. */
   flush(): void;
   /** Position the next line gets. */
   position(): number;
@@ -95,7 +92,7 @@ export function tarSplitCore(env: CoreEnv): TarSplitCore {
     const body = text.join("");
     text = [];
     textLen = 0;
-    env.sink(env.gzip(body));
+    env.text(body);
   };
   const flushSegment = () => {
     if (segLen === 0) return;

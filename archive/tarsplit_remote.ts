@@ -39,7 +39,7 @@ ${tarSplitCore.toString()}
 const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED};
 const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
 const WINDOW = ${WINDOW};
-let core, hash = null, bytes, words;
+let core, gz, hash = null, bytes, words;
 function kernelCrc(module, memory) {
   const update = new WebAssembly.Instance(module, { m: { mem: memory } }).exports.update;
   return {
@@ -113,14 +113,23 @@ function handle(m) {
   } else if (m.end) {
     core.flushSegment();
     core.flush();
-    self.postMessage({ done: true, sha: hash ? hash.digest("hex") : null });
+    gz.on("end", () => self.postMessage({ done: true, sha: hash ? hash.digest("hex") : null }));
+    gz.end();
   } else {
     bytes = new Uint8Array(m.memory.buffer);
     words = new Int32Array(m.memory.buffer);
     if (m.hash) hash = createHash("sha256");
+    // One gzip member for the whole file (what Go writes, and what the web
+    // DecompressionStream reads), begun with the text recorded before the worker.
+    gz = zlib.createGzip({ level: 1, chunkSize: 1 << 20 });
+    gz.on("data", (d) => {
+      const out = new Uint8Array(d);
+      self.postMessage({ gz: out }, [out.buffer]);
+    });
+    gz.on("error", (err) => self.postMessage({ error: String(err) }));
+    if (m.prefix) gz.write(m.prefix);
     core = tarSplitCore({
-      gzip: (text) => new Uint8Array(zlib.gzipSync(text, { level: 1 })),
-      sink: (gz) => self.postMessage({ gz }, [gz.buffer]),
+      text: (t) => gz.write(t),
       crc: kernelCrc(m.module, m.memory),
       pos: m.pos,
     });
@@ -152,6 +161,7 @@ export class RemoteTarSplit {
     sink: (gz: Uint8Array) => void,
     kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory },
     hash: boolean,
+    prefix: string,
   ) {
     this.mem = new Uint8Array(kernel.memory.buffer);
     this.view = new DataView(kernel.memory.buffer);
@@ -181,18 +191,25 @@ export class RemoteTarSplit {
       e.preventDefault();
       this.fail(new Error(`tar-split worker: ${e.message}`));
     };
-    this.w.postMessage({ ...kernel, pos, hash });
+    this.w.postMessage({ ...kernel, pos, hash, prefix });
   }
 
   /**
    * A worker core whose first line gets position `pos`, or null when none can start.
-   * With `hash`, the worker also computes the sha256 of every byte given (`sha`).
+   * `sink` receives one gzip member in pieces: `prefix` (the text recorded so far), then
+   * the worker's lines. With `hash`, the worker also computes the sha256 of every byte
+   * given (`sha`).
    */
-  static start(pos: number, sink: (gz: Uint8Array) => void, hash = false): RemoteTarSplit | null {
+  static start(
+    pos: number,
+    sink: (gz: Uint8Array) => void,
+    hash = false,
+    prefix = "",
+  ): RemoteTarSplit | null {
     const k = crcSharedKernel(PAGES);
     if (!k) return null;
     try {
-      return new RemoteTarSplit(pos, sink, k, hash);
+      return new RemoteTarSplit(pos, sink, k, hash, prefix);
     } catch {
       return null;
     }
