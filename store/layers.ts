@@ -48,7 +48,7 @@ import {
 } from "./records.ts";
 import { LockFile } from "./lockfile.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
-import { DigestCounter } from "./digest.ts";
+import { DigestCounter, EMPTY_SHA256 } from "./digest.ts";
 import { lstatNs } from "../sys/fs.ts";
 import { IDSetCollector } from "../archive/idset.ts";
 import { toReadableStream } from "./streams.ts";
@@ -591,10 +591,9 @@ export class LayerStore extends RecordFile<Layer> {
   }
 
   private async applyDiffTo(layer: Layer, source: ByteSource): Promise<void> {
-    const compressed = new DigestCounter();
-    const uncompressed = new DigestCounter();
-    // The uncompressed tar's digest and size, when the tar-split worker computed them.
-    let tarDigest: { digest: string; size: number } | null = null;
+    // Digest and size of the input as given, and of the uncompressed tar.
+    let given = { digest: EMPTY_SHA256, size: 0 };
+    let tarSum = given;
     const input = await nonEmpty(toReadableStream(source));
     const tsPath = this.tarSplitPath(layer.id);
     let compression = Compression.None;
@@ -612,17 +611,22 @@ export class LayerStore extends RecordFile<Layer> {
         import("../archive/tarsplit.ts"),
         import("../archive/source.ts"),
       ]);
-      const inputCounter = counter(compressed);
-      const d = await decompress(input.pipeThrough(inputCounter));
+      const inputCount = new LazyCounter();
+      const d = await decompress(input.pipeThrough(inputCount.stream));
       compression = d.compression;
       // A large input (a file of known size) has its tar hashed by the tar-split worker,
       // beside the extraction, instead of on this thread; uncompressed input is its own
-      // tar, so its first chunks hashed here are dropped.
+      // tar, and is then not hashed here at all.
       const offload = (sourceSize(source) ?? 0) >= HASH_OFFLOAD_MIN;
-      if (offload && compression === Compression.None) stopCounting(inputCounter);
-      const tar = compression === Compression.None || offload
-        ? d.stream
-        : d.stream.pipeThrough(counter(uncompressed));
+      if (offload && compression === Compression.None) inputCount.stop();
+      else inputCount.start();
+      let tarCount: LazyCounter | null = null;
+      let tar = d.stream;
+      if (compression !== Compression.None && !offload) {
+        tarCount = new LazyCounter();
+        tarCount.start();
+        tar = d.stream.pipeThrough(tarCount.stream);
+      }
       const recorder = TarSplitRecorder.create(tsPath, { digest: offload });
       const ids = new IDSetCollector();
       try {
@@ -634,21 +638,17 @@ export class LayerStore extends RecordFile<Layer> {
         });
         await recorder.settle();
         recorder.commit();
-        if (offload) tarDigest = { digest: recorder.digest, size: recorder.size };
       } catch (e) {
         recorder.abort();
         throw e;
       }
       uidSet = ids.uidSet();
       gidSet = ids.gidSet();
+      tarSum = offload ? { digest: recorder.digest, size: recorder.size } : (tarCount ?? inputCount).result();
+      given = compression === Compression.None ? tarSum : inputCount.result();
     }
-    const plain = input === null || compression === Compression.None;
-    const tarSum = tarDigest ??
-      (plain
-        ? { digest: compressed.digest(), size: compressed.size }
-        : { digest: uncompressed.digest(), size: uncompressed.size });
-    layer.compressedDigest = plain ? tarSum.digest : compressed.digest();
-    layer.compressedSize = plain ? tarSum.size : compressed.size;
+    layer.compressedDigest = given.digest;
+    layer.compressedSize = given.size;
     layer.uncompressedDigest = tarSum.digest;
     layer.uncompressedSize = tarSum.size;
     layer.compression = compression;
@@ -854,21 +854,38 @@ export function cleanPath(p: string): string {
 // worker: a worker costs ~20 ms to start, hashing 64 MiB in-process ~50 ms.
 const HASH_OFFLOAD_MIN = 64 << 20;
 
-const stopped = new WeakSet<TransformStream<Uint8Array, Uint8Array>>();
-
-function counter(c: DigestCounter): TransformStream<Uint8Array, Uint8Array> {
-  const t: TransformStream<Uint8Array, Uint8Array> = new TransformStream({
-    transform(chunk, controller) {
-      if (!stopped.has(t)) c.update(chunk);
+/**
+ * Hashes and counts what flows through `stream`. Until `start()` or `stop()` it keeps
+ * copies of the chunks (the one or two read while the compression is detected), so a
+ * stream hashed elsewhere never loads node:crypto here.
+ */
+class LazyCounter {
+  private kept: Uint8Array[] | null = [];
+  private counter: DigestCounter | null = null;
+  readonly stream: TransformStream<Uint8Array, Uint8Array> = new TransformStream({
+    transform: (chunk, controller) => {
+      if (this.counter) this.counter.update(chunk);
+      else this.kept?.push(chunk.slice());
       controller.enqueue(chunk);
     },
   });
-  return t;
-}
 
-/** Stops a counter from hashing (its digest is then not used). */
-function stopCounting(t: TransformStream<Uint8Array, Uint8Array>): void {
-  stopped.add(t);
+  /** Hashes what went through so far and all that follows. */
+  start(): void {
+    this.counter = new DigestCounter();
+    for (const k of this.kept ?? []) this.counter.update(k);
+    this.kept = null;
+  }
+
+  /** Hashes nothing. */
+  stop(): void {
+    this.kept = null;
+  }
+
+  /** Digest and size (after `start()`, once the stream ended). */
+  result(): { digest: string; size: number } {
+    return { digest: this.counter!.digest(), size: this.counter!.size };
+  }
 }
 
 /** The stream, or null when it ends without a single byte (the first bytes are kept). */
