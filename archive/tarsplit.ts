@@ -45,12 +45,13 @@ const REMOTE_ENTRIES = 2000;
 // In-process text compressed as a member of its own once this large (only reached
 // when no worker can start: the move to one comes first).
 const LOCAL_TEXT = 32 << 20;
-// A file this large starts the replay's checksum worker (creating one costs the main
-// thread ~20 ms, what checksumming ~30 MB does); until it runs, checksums are computed
-// in-process, then files from OFFLOAD_MIN up go to it (a file under way included).
-const OFFLOAD_START = 96 << 20;
-const OFFLOAD_LAYER = 128 << 20;
+// The replay's checksum worker takes files from OFFLOAD_MIN up; it is started once
+// such files add up to OFFLOAD_START (creating one costs the main thread ~20 ms and
+// the worker's CPU competes with the reads and writes: it pays off for layers well
+// beyond a root filesystem's ~200 MB). Until it runs, checksums are computed
+// in-process; a file under way then goes on there.
 const OFFLOAD_MIN = 256 << 10;
+const OFFLOAD_START = 160 << 20;
 
 /** base64 of bytes (standard alphabet with padding, as Go's encoding/json uses for []byte). */
 export function base64(b: Uint8Array): string {
@@ -310,6 +311,9 @@ export async function* readTarSplit(file: string): AsyncGenerator<TarSplitEntry>
   }
 }
 
+// Compressed tar-split files up to this size are inflated by DecompressionStream.
+const WEB_GUNZIP_MAX = 1 << 20;
+
 /** Bytes per chunk of replay output (one write of the consumer each). */
 const OUT_CHUNK = 1 << 20;
 // A segment line as Go and we write it; other shapes go through JSON.parse.
@@ -321,8 +325,9 @@ const ONE = new Uint8Array(1);
  * from the decoded text, which is refilled (one await) a decompressed chunk at a time.
  */
 /**
- * The decompressed bytes of a tar-split file. gzip goes through the web
- * DecompressionStream (nothing to load; node:zlib costs a command ~45 ms), which reads
+ * The decompressed bytes of a tar-split file. A small gzip file goes through the web
+ * DecompressionStream (nothing to load, where node:zlib costs a command ~45 ms; but it
+ * inflates at a third of node:zlib's speed, so larger files go to node:zlib). It reads
  * one gzip member, as Go and we write them; a file of several members (written by
  * earlier versions) or a damaged one makes it fail, and node:zlib then goes on from
  * the bytes already given (or reports the damage in its words).
@@ -330,13 +335,15 @@ const ONE = new Uint8Array(1);
 async function* tarSplitBytes(file: string): AsyncGenerator<Uint8Array> {
   const head = new Uint8Array(2);
   const f = await Deno.open(file, { read: true });
+  let size = 0;
   try {
+    size = (await f.stat()).size;
     await f.read(head);
   } finally {
     f.close();
   }
   let given = 0;
-  if (head[0] === 0x1f && head[1] === 0x8b) {
+  if (head[0] === 0x1f && head[1] === 0x8b && size <= WEB_GUNZIP_MAX) {
     try {
       const gunzip = new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
       for await (const c of (await fileSource(file)).pipeThrough(gunzip)) {
@@ -413,13 +420,11 @@ function b64Len(s: string, start: number, end: number): number {
 
 /** Options of replayTarSplit. */
 export interface ReplayOptions {
-  /** A file from this size up starts the checksum worker (default 96 MiB). */
-  offloadStart?: number;
   /**
-   * The size of the tar to rebuild, when known (the layer's diff size): from
-   * OFFLOAD_LAYER up the worker is started at once, to be ready for the larger files.
+   * The checksum worker starts once files of 256 KiB and more add up to this many
+   * bytes (default 160 MiB; the file reaching it included).
    */
-  sizeHint?: number;
+  offloadStart?: number;
 }
 
 /** A file being copied into the output: raw fd (getter.openFd) or FsFile. */
@@ -449,7 +454,7 @@ export function replayTarSplit(
   options: ReplayOptions = {},
 ): ReadableStream<Uint8Array> {
   const offloadStart = options.offloadStart ?? OFFLOAD_START;
-  const offloadEarly = (options.sizeHint ?? 0) >= OFFLOAD_LAYER;
+  let bigBytes = 0;
   let src: LineSource | null = null;
   let closed = false;
   let cur: OpenFile | null = null;
@@ -600,9 +605,8 @@ export function replayTarSplit(
           if (fd < 0 && !f) {
             throw new IntegrityError(`file integrity checksum failed for ${JSON.stringify(e.name)}: missing`);
           }
-          if (offload === undefined && (offloadEarly || e.size >= offloadStart)) {
-            offload = CrcOffload.create();
-          }
+          if (e.size >= OFFLOAD_MIN) bigBytes += e.size;
+          if (offload === undefined && bigBytes >= offloadStart) offload = CrcOffload.create();
           crc.reset();
           cur = {
             fd,

@@ -705,7 +705,7 @@ export class LayerStore extends RecordFile<Layer> {
     if (haveTarSplit) {
       const getter = await this.driver.diffGetter(t.id);
       const { replayTarSplit } = await import("../archive/tarsplit.ts");
-      raw = replayTarSplit(this.tarSplitPath(t.id), getter, { sizeHint: t.uncompressedSize });
+      raw = replayTarSplit(this.tarSplitPath(t.id), getter);
     } else {
       raw = await this.driver.diff(t.id, fromId || null, this.diffOpts(t));
     }
