@@ -45,6 +45,9 @@ const REMOTE_ENTRIES = 2000;
 // In-process text compressed as a member of its own once this large (only reached
 // when no worker can start: the move to one comes first).
 const LOCAL_TEXT = 32 << 20;
+// In-process text up to this size is compressed by CompressionStream (which is slower
+// than node:zlib but needs nothing loaded).
+const WEB_GZIP_MAX = 512 << 10;
 // The replay's checksum worker takes files from OFFLOAD_MIN up; it is started once
 // such files add up to OFFLOAD_START (creating one costs the main thread ~20 ms and
 // the worker's CPU competes with the reads and writes: it pays off for layers well
@@ -108,9 +111,10 @@ export interface RecorderOptions {
 }
 
 /**
- * A TarObserver that records tar-split data. Output goes to `sink` as gzip data (call
- * `end()`); use `TarSplitRecorder.create(path)` to write a file atomically (`settle()`,
- * then `commit()` / `abort()`).
+ * A TarObserver that records tar-split data. Output goes to `sink` as gzip data once
+ * the stream ended and `settle()` (or `commit()`) was called; use
+ * `TarSplitRecorder.create(path)` to write a file atomically (`settle()`, then
+ * `commit()` / `abort()`).
  *
  * The file is one gzip member, as Go writes it (so readers can use the web
  * DecompressionStream, which stops at the first member): recording starts in-process
@@ -244,7 +248,6 @@ export class TarSplitRecorder implements TarObserver {
     else {
       this.core.flushSegment();
       this.core.flush();
-      this.compress();
     }
   }
 
@@ -253,10 +256,22 @@ export class TarSplitRecorder implements TarObserver {
     return this.remote?.ready();
   }
 
-  /** Waits for the worker's last gzip members (call after the stream ended, before `commit()`). */
+  /**
+   * Writes the rest of the output: waits for the worker's, or compresses the text kept
+   * in-process (call after the stream ended, before `commit()`).
+   */
   async settle(): Promise<void> {
     if (!this.ended) throw new ArchiveError("tar-split recorder settled before the end of the stream");
     if (this.remote) await this.remote.settle();
+    else if (this.textLen > 0 && this.textLen <= WEB_GZIP_MAX) {
+      // Little text: the web CompressionStream (nothing to load; node:zlib costs ~45 ms).
+      const body = this.text.join("");
+      this.text = [];
+      this.textLen = 0;
+      const gzip = new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+      const gz = await new Response(new Blob([body]).stream().pipeThrough(gzip)).arrayBuffer();
+      this.sink(new Uint8Array(gz));
+    } else this.compress();
     this.settled = true;
     if (this.hash) this.sha = `sha256:${this.hash.digest("hex")}`;
     else if (this.remote?.sha) this.sha = `sha256:${this.remote.sha}`;
@@ -268,6 +283,7 @@ export class TarSplitRecorder implements TarObserver {
     if (this.remote && !this.settled) {
       throw new ArchiveError("tar-split recorder committed before its worker settled");
     }
+    this.compress();
     if (!this.writer) return;
     this.writer.commit();
     this.writer = null;

@@ -101,6 +101,7 @@ Deno.test("JSON lines follow Go's field order, CRC payloads, null for empty file
   const chunks: Uint8Array[] = [];
   const rec = new TarSplitRecorder((gz) => chunks.push(gz.slice()));
   await scanTar(streamOf(tar), [rec]);
+  await rec.settle();
   const text = new TextDecoder().decode(gunzipSync(Buffer.concat(chunks)));
   const lines = text.trimEnd().split("\n");
   assert.match(lines[0], /^\{"type":2,"payload":"[A-Za-z0-9+/=]+","position":0\}$/);
@@ -245,6 +246,7 @@ with tarfile.open('g.tar', 'w', format=tarfile.PAX_FORMAT, pax_headers={'comment
     const rec = new TarSplitRecorder((gz) => chunks.push(gz.slice()));
     const ids = new IDSetCollector();
     await extractTar(await fileStream(`${d}/g.tar`), `${d}/x`, { observers: [rec, ids] });
+    await rec.settle();
     const lines = new TextDecoder().decode(gunzipSync(Buffer.concat(chunks))).split("\n");
     assert.equal(lines[1], '{"type":1,"name":"././@PaxHeader","payload":null,"position":1}');
     assert.deepEqual(ids.uidSet(), [0, 1000]);

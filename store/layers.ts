@@ -51,7 +51,7 @@ import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
 import { DigestCounter, EMPTY_SHA256 } from "./digest.ts";
 import { lstatNs } from "../sys/fs.ts";
 import { IDSetCollector } from "../archive/idset.ts";
-import { toReadableStream } from "./streams.ts";
+import { concatBytes, toReadableStream } from "./streams.ts";
 import { mapsEqual } from "./idmap.ts";
 import { chownTreeByMaps, ownerMapper } from "../drivers/copy_chown.ts";
 
@@ -644,8 +644,10 @@ export class LayerStore extends RecordFile<Layer> {
       }
       uidSet = ids.uidSet();
       gidSet = ids.gidSet();
-      tarSum = offload ? { digest: recorder.digest, size: recorder.size } : (tarCount ?? inputCount).result();
-      given = compression === Compression.None ? tarSum : inputCount.result();
+      tarSum = offload
+        ? { digest: recorder.digest, size: recorder.size }
+        : await (tarCount ?? inputCount).result();
+      given = compression === Compression.None ? tarSum : await inputCount.result();
     }
     layer.compressedDigest = given.digest;
     layer.compressedSize = given.size;
@@ -853,28 +855,37 @@ export function cleanPath(p: string): string {
 // Inputs (files of known size) from this size up have their tar hashed on the tar-split
 // worker: a worker costs ~20 ms to start, hashing 64 MiB in-process ~50 ms.
 const HASH_OFFLOAD_MIN = 64 << 20;
+// Streams up to this size are hashed at their end by WebCrypto.
+const KEEP_MAX = 16 << 20;
 
 /**
  * Hashes and counts what flows through `stream`. Until `start()` or `stop()` it keeps
  * copies of the chunks (the one or two read while the compression is detected), so a
- * stream hashed elsewhere never loads node:crypto here.
+ * stream hashed elsewhere never loads node:crypto here. Once started, a stream of up to
+ * KEEP_MAX bytes is kept and hashed at its end by WebCrypto (loading node:crypto costs a
+ * command ~55 ms); a longer one goes to a node:crypto hash as it flows.
  */
 class LazyCounter {
   private kept: Uint8Array[] | null = [];
+  private keptLen = 0;
+  private started = false;
   private counter: DigestCounter | null = null;
   readonly stream: TransformStream<Uint8Array, Uint8Array> = new TransformStream({
     transform: (chunk, controller) => {
       if (this.counter) this.counter.update(chunk);
-      else this.kept?.push(chunk.slice());
+      else if (this.kept) {
+        this.kept.push(chunk.slice());
+        this.keptLen += chunk.length;
+        if (this.started && this.keptLen > KEEP_MAX) this.streaming();
+      }
       controller.enqueue(chunk);
     },
   });
 
   /** Hashes what went through so far and all that follows. */
   start(): void {
-    this.counter = new DigestCounter();
-    for (const k of this.kept ?? []) this.counter.update(k);
-    this.kept = null;
+    this.started = true;
+    if (this.keptLen > KEEP_MAX) this.streaming();
   }
 
   /** Hashes nothing. */
@@ -883,8 +894,19 @@ class LazyCounter {
   }
 
   /** Digest and size (after `start()`, once the stream ended). */
-  result(): { digest: string; size: number } {
-    return { digest: this.counter!.digest(), size: this.counter!.size };
+  async result(): Promise<{ digest: string; size: number }> {
+    if (this.counter) return { digest: this.counter.digest(), size: this.counter.size };
+    const all = concatBytes(this.kept!);
+    const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", all as Uint8Array<ArrayBuffer>));
+    let hex = "";
+    for (const b of sum) hex += b.toString(16).padStart(2, "0");
+    return { digest: `sha256:${hex}`, size: all.length };
+  }
+
+  private streaming(): void {
+    this.counter = new DigestCounter();
+    for (const k of this.kept!) this.counter.update(k);
+    this.kept = null;
   }
 }
 
