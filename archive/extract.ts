@@ -37,6 +37,7 @@ import {
   S_IFIFO,
   S_IFLNK,
   S_IFMT,
+  S_ISGID,
   umask,
   UTIME_NOW,
   UTIME_OMIT,
@@ -218,6 +219,14 @@ class Extractor implements TarObserver {
   private resolved = new Map<string, string>();
   /** Resolved paths known to be real directories. */
   private realDirs = new Set<string>();
+  /**
+   * Resolved directories known not to be set-group-ID: a file created there is owned by
+   * this process's euid:egid, so fchown to those IDs can be skipped (~10% of a small
+   * file's extraction). Unknown directories are left out (their files are chowned).
+   */
+  private plainDirs = new Set<string>();
+  private readonly euid: number;
+  private readonly egid: number;
   /** Resolved paths extracted from this archive (for opaque whiteouts in "delete" mode). */
   private readonly unpacked: Set<string> | null;
   private readonly dirTimes: DirTime[] = [];
@@ -253,6 +262,9 @@ class Extractor implements TarObserver {
     if ((m & S_IFMT) !== S_IFDIR) throw sysError("open", this.root, 20 /* ENOTDIR */);
     this.realDirs.add("");
     this.resolved.set("", "");
+    this.euid = geteuid();
+    this.egid = getegid();
+    if ((m & S_ISGID) === 0) this.plainDirs.add("");
     this.forceMask = o.forceMask;
     this.noChown = !!o.noChown || o.forceMask !== undefined;
     if (o.forceMask !== undefined) {
@@ -303,6 +315,7 @@ class Extractor implements TarObserver {
     this.resolved.set("", "");
     this.realDirs.clear();
     this.realDirs.add("");
+    this.plainDirs.clear();
     if (this.dirFd >= 0) S.close(this.dirFd);
     this.dirFd = -1;
     this.dirRel = null;
@@ -337,6 +350,8 @@ class Extractor implements TarObserver {
         if (!create) throw sysError("lstat", abs, ENOENT);
         this.mkdirParent(abs);
         this.realDirs.add(next);
+        // A new directory inherits its parent's set-group-ID bit.
+        if (this.plainDirs.has(cur)) this.plainDirs.add(next);
         cur = next;
         continue;
       }
@@ -344,6 +359,7 @@ class Extractor implements TarObserver {
       const t = m & S_IFMT;
       if (t === S_IFDIR) {
         this.realDirs.add(next);
+        if ((m & S_ISGID) === 0) this.plainDirs.add(next);
         cur = next;
         continue;
       }
@@ -481,7 +497,8 @@ class Extractor implements TarObserver {
     this.fd = -1;
     this.cur = null;
     try {
-      if (!this.noChown) this.chownResult(S.fchown(fd, this.uid, this.gid), this.fileBase);
+      const owned = this.uid === this.euid && this.gid === this.egid && this.plainDirs.has(this.dirRel!);
+      if (!this.noChown && !owned) this.chownResult(S.fchown(fd, this.uid, this.gid), this.fileBase);
       if (this.forceMask !== undefined) {
         this.override(this.here(this.fileBase), fd, this.uid, this.gid, h.mode & 0o777);
       }
@@ -536,6 +553,8 @@ class Extractor implements TarObserver {
     this.uid = this.o.chownTo ? this.o.chownTo.uid : mapId(this.o.uidMap, h.uid, "uid");
     this.gid = this.o.chownTo ? this.o.chownTo.gid : mapId(this.o.gidMap, h.gid, "gid");
     this.enter("");
+    if ((this.perm(h.mode) & S_ISGID) === 0) this.plainDirs.add("");
+    else this.plainDirs.delete("");
     this.meta(".", h, S_IFDIR, true);
     this.dirTimes.push({ abs: this.root, atime: clampEpoch(h.atimeNs ?? 0n), mtime: clampEpoch(h.mtimeNs) });
   }
@@ -604,6 +623,11 @@ class Extractor implements TarObserver {
     }
     const rel = joinRel(this.dirRel!, base);
     this.realDirs.add(rel);
+    // Its set-group-ID bit: the header's when meta() chmods it, else inherited.
+    const perm = this.perm(h.mode);
+    const chmodded = merged || (perm & 0o7000) !== 0 || (perm & this.umask) !== 0;
+    if ((perm & S_ISGID) === 0 && (chmodded || this.plainDirs.has(this.dirRel!))) this.plainDirs.add(rel);
+    else this.plainDirs.delete(rel);
     this.meta(base, h, S_IFDIR, merged);
     this.dirTimes.push({
       abs: this.abs(rel),

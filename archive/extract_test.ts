@@ -290,3 +290,37 @@ Deno.test("forceMask (mount-program stores): mask as mode, no chown, override_st
     rm(d);
   }
 });
+
+Deno.test("owners: files the process already owns skip fchown, except under set-group-ID directories", async () => {
+  const d = tmp();
+  try {
+    const tar = makeTar([
+      { name: "plain/a", data: "a" },
+      { name: "sg/", type: TypeFlag.Dir, mode: 0o2755 },
+      { name: "sg/b", data: "b" },
+      { name: "sg/new/c", data: "c" }, // parent made implicitly: inherits set-group-ID
+      { name: "sg2/", type: TypeFlag.Dir, mode: 0o755 },
+      { name: "sg2/e", data: "e" },
+      { name: "old/f", data: "f" },
+      { name: "g", data: "g", uid: 7, gid: 8 },
+    ]);
+    for (const root of ["r1", "r2"]) {
+      Deno.mkdirSync(`${d}/${root}`);
+      // r2: the root and a directory already there are set-group-ID, group 1234.
+      if (root === "r2") {
+        Deno.mkdirSync(`${d}/r2/old`);
+        Deno.mkdirSync(`${d}/r2/sg2`);
+        sh(`chgrp 1234 r2 r2/old r2/sg2 && chmod 2755 r2 r2/old r2/sg2`, d);
+      }
+      await extractTar(streamOf(tar), `${d}/${root}`);
+      for (const f of ["plain/a", "sg/b", "sg/new/c", "sg2/e", "old/f"]) {
+        const st = lstatNs(`${d}/${root}/${f}`);
+        assert.deepEqual([st.uid, st.gid], [0, 0], `${root}/${f}`);
+      }
+      const g = lstatNs(`${d}/${root}/g`);
+      assert.deepEqual([g.uid, g.gid], [7, 8], `${root}/g`);
+    }
+  } finally {
+    rm(d);
+  }
+});
