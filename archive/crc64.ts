@@ -302,6 +302,11 @@ export class Crc64 {
     return out;
   }
 
+  /** The checksum as 32-bit halves [high, low] (the value of `value()`, without a bigint). */
+  parts(): [number, number] {
+    return [~this.hi, ~this.lo];
+  }
+
   /** The checksum as a bigint (Go's `Sum64()`). */
   value(): bigint {
     return (BigInt((~this.hi) >>> 0) << 32n) | BigInt((~this.lo) >>> 0);
@@ -312,6 +317,70 @@ export class Crc64 {
     this.hi = -1;
     this.lo = -1;
   }
+}
+
+// ---- combining: CRC(A || B) from CRC(A), CRC(B) and |B| (zlib's crc32_combine method) ----
+
+/**
+ * The CRC-64/ISO of A followed by B, from the CRCs of A and B (values as `Crc64.value()`
+ * gives them, in 32-bit halves) and B's length: lets parts of one stream be checksummed
+ * apart (on two threads) and joined. Self-contained (its source also runs in workers);
+ * the operators for recent lengths are cached on the function.
+ */
+export function crc64CombineParts(
+  aHi: number,
+  aLo: number,
+  bHi: number,
+  bLo: number,
+  lenB: number,
+): [number, number] {
+  // a·b mod P over GF(2), reflected (x^0 is the top bit).
+  const mul = (xHi: number, xLo: number, yHi: number, yLo: number): [number, number] => {
+    let pHi = 0, pLo = 0;
+    for (let i = 0; i < 64; i++) {
+      const bit = i < 32 ? (xHi >>> (31 - i)) & 1 : (xLo >>> (63 - i)) & 1;
+      if (bit) (pHi ^= yHi, pLo ^= yLo);
+      const low = yLo & 1;
+      yLo = (yLo >>> 1) | (yHi << 31);
+      yHi = yHi >>> 1;
+      if (low) yHi ^= 0xd8000000;
+    }
+    return [pHi | 0, pLo | 0];
+  };
+  const st = crc64CombineParts as unknown as {
+    x2n?: Array<[number, number]>;
+    ops?: Map<number, [number, number]>;
+  };
+  if (!st.x2n) {
+    // x^(2^k) mod P for k = 0..63, from x^1.
+    st.x2n = [[1 << 30, 0]];
+    for (let i = 1; i < 64; i++) st.x2n.push(mul(...st.x2n[i - 1], ...st.x2n[i - 1]));
+    st.ops = new Map();
+  }
+  let op = st.ops!.get(lenB);
+  if (!op) {
+    // x^(8·lenB) mod P: shifting A's CRC past B's bytes.
+    op = [1 << 31, 0];
+    for (let n = lenB, k = 3; n > 0; n = Math.floor(n / 2), k++) {
+      if (n % 2 === 1) op = mul(...st.x2n[k & 63], ...op);
+    }
+    if (st.ops!.size > 64) st.ops!.clear();
+    st.ops!.set(lenB, op);
+  }
+  const [hi, lo] = mul(op[0], op[1], aHi, aLo);
+  return [hi ^ bHi, lo ^ bLo];
+}
+
+/** crc64CombineParts on bigint values. */
+export function crc64Combine(a: bigint, b: bigint, lenB: number): bigint {
+  const [hi, lo] = crc64CombineParts(
+    Number(a >> 32n) | 0,
+    Number(a & 0xffffffffn) | 0,
+    Number(b >> 32n) | 0,
+    Number(b & 0xffffffffn) | 0,
+    lenB,
+  );
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
 /** CRC-64/ISO of `data` as 8 big-endian bytes. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Crc64, crc64 } from "./crc64.ts";
+import { Crc64, crc64, crc64Combine } from "./crc64.ts";
 
 /** Bit-at-a-time reference (Go's crc64 ISO definition). */
 function reference(data: Uint8Array): bigint {
@@ -51,4 +51,18 @@ Deno.test("crc64 WebAssembly kernel agrees with the JS loop past its window and 
   assert.equal(c.value(), want);
   const odd = data.subarray(3, 3 + 1000);
   assert.equal(new Crc64().update(odd).value(), new Crc64().updateJs(odd).value());
+});
+
+Deno.test("crc64Combine joins the CRCs of two parts into the CRC of the whole", () => {
+  const data = new Uint8Array(300_000);
+  let x = 99;
+  for (let i = 0; i < data.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  for (const cut of [0, 1, 7, 8, 63, 64, 1000, 65_536, 123_457, 299_999, 300_000]) {
+    const a = new Crc64().update(data.subarray(0, cut)).value();
+    const b = new Crc64().update(data.subarray(cut)).value();
+    assert.equal(crc64Combine(a, b, data.length - cut), new Crc64().update(data).value(), `cut ${cut}`);
+  }
 });

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
+import { Crc64, crc64CombineParts, crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
 
 const SLOT = 1 << 20;
 const SLOTS = 32;
@@ -26,7 +26,12 @@ const READY = DONE + 2;
 // A blocked thread gives up when the worker made no progress for this long.
 const STALL_MS = 60_000;
 
+// While the worker lags this many slots behind, `update` checksums here (no copy, no
+// wait) and the worker combines the CRCs.
+const BUSY = SLOTS / 2;
+
 const WORKER_SOURCE = `
+${crc64CombineParts.toString()}
 let update, words;
 const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED}, READY = ${READY};
 const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
@@ -46,6 +51,10 @@ function handle(m) {
     update(DATA + m.slot * SLOT, m.len);
     Atomics.add(words, DONE, 1);
     Atomics.notify(words, DONE);
+  } else if (m.combine) {
+    const c = crc64CombineParts(words[HI], words[LO], m.combine[0], m.combine[1], m.combine[2]);
+    words[HI] = c[0];
+    words[LO] = c[1];
   } else if (m.seed) {
     words[HI] = m.seed[0];
     words[LO] = m.seed[1];
@@ -79,8 +88,11 @@ export class CrcOffload {
   private readonly pending = new Map<number, Pending>();
   private failed: unknown = null;
   private closed = false;
+  private readonly local = new Crc64();
+  private readonly busy: number;
 
-  private constructor(kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory }) {
+  private constructor(kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory }, busy: number) {
+    this.busy = busy;
     this.bytes = new Uint8Array(kernel.memory.buffer);
     this.words = new Int32Array(kernel.memory.buffer);
     this.words[KERNEL_STATE / 4] = 0;
@@ -102,12 +114,15 @@ export class CrcOffload {
     this.w.postMessage(kernel);
   }
 
-  /** A new worker, or null when there is no WebAssembly (threads) or workers cannot start. */
-  static create(): CrcOffload | null {
+  /**
+   * A new worker, or null when there is no WebAssembly (threads) or workers cannot start.
+   * `busy`: slots of lag from which `update` checksums in-process (tests lower it).
+   */
+  static create(busy = BUSY): CrcOffload | null {
     const k = crcSharedKernel(PAGES);
     if (!k) return null;
     try {
-      return new CrcOffload(k);
+      return new CrcOffload(k, busy);
     } catch {
       return null;
     }
@@ -134,6 +149,12 @@ export class CrcOffload {
   /** Adds (a copy of) `b` to the current sequence; waits while the ring is full. */
   update(b: Uint8Array): void {
     if (this.failed) return;
+    if (b.length >= 65536 && this.posted - Atomics.load(this.words, DONE) >= this.busy) {
+      this.post();
+      this.local.reset();
+      this.w.postMessage({ combine: [...this.local.update(b).parts(), b.length] });
+      return;
+    }
     let off = 0;
     while (off < b.length) {
       if (this.fill === 0) this.waitForSlot();

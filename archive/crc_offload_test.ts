@@ -47,3 +47,19 @@ Deno.test("CrcOffload: a sequence seeded with a CRC computed in-process goes on 
     off.close();
   }
 });
+
+Deno.test("CrcOffload: parts checksummed in-process (worker busy) are combined in order", async () => {
+  const off = CrcOffload.create(0); // always "busy": chunks of 64 KiB+ are checksummed here
+  assert.ok(off);
+  try {
+    const data = new Uint8Array(3_000_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13) ^ (i >>> 7);
+    // Mixed: small pieces go to the worker's ring, large ones are combined.
+    for (const [a, b] of [[0, 100], [100, 500_000], [500_000, 500_010], [500_010, 3_000_000]]) {
+      off.update(data.subarray(a, b));
+    }
+    assert.deepEqual([...await off.end()], [...new Crc64().update(data).digest()]);
+  } finally {
+    off.close();
+  }
+});

@@ -41,6 +41,8 @@ export function fileLine(
 export interface CoreCrc {
   reset(): void;
   update(b: Uint8Array): void;
+  /** Appends `len` bytes whose own CRC (value halves) was computed elsewhere. */
+  combine?(hi: number, lo: number, len: number): void;
   digest(): Uint8Array;
 }
 
@@ -63,6 +65,8 @@ export interface TarSplitCore {
   fileStart(): void;
   /** Payload bytes of the current file. */
   payload(b: Uint8Array): void;
+  /** `len` payload bytes of the current file whose CRC was computed elsewhere. */
+  payloadDone(hi: number, lo: number, len: number): void;
   /** The current file ended: writes its line (`name` decoded, or its raw bytes). */
   fileEnd(name: string, nameRaw: Uint8Array | null | undefined, size: number): void;
   /** Hands the buffered text to the host. */
@@ -124,6 +128,9 @@ export function tarSplitCore(env: CoreEnv): TarSplitCore {
     },
     payload(b: Uint8Array): void {
       env.crc.update(b);
+    },
+    payloadDone(hi: number, lo: number, len: number): void {
+      env.crc.combine!(hi, lo, len);
     },
     fileEnd(name: string, nameRaw: Uint8Array | null | undefined, size: number): void {
       line(fileLine(name, nameRaw, size, size > 0 ? env.crc.digest() : null, pos++));

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
+import { Crc64, crc64CombineParts, crcSharedKernel, KERNEL_DATA, KERNEL_STATE } from "./crc64.ts";
 import { fileLine, goJsonString, tarSplitCore } from "./tarsplit_core.ts";
 
 const SLOT = 1 << 20;
@@ -28,7 +28,10 @@ const DONE = KERNEL_STATE / 4 + 4;
 const FAILED = DONE + 1;
 // A blocked main thread gives up when the worker made no progress for this long.
 const STALL_MS = 60_000;
-const SEG = 1, FILE_START = 2, PAYLOAD = 3, FILE_END = 4;
+const SEG = 1, FILE_START = 2, PAYLOAD = 3, FILE_END = 4, PAYLOAD_DONE = 5;
+// While the worker lags this many slots behind, the main thread checksums payloads
+// itself (instead of waiting) and sends their CRCs to be combined.
+const BUSY = SLOTS / 2;
 
 const WORKER_SOURCE = `
 import zlib from "node:zlib";
@@ -36,6 +39,7 @@ import { createHash } from "node:crypto";
 ${goJsonString.toString()}
 ${fileLine.toString()}
 ${tarSplitCore.toString()}
+${crc64CombineParts.toString()}
 const LO = ${KERNEL_STATE / 4}, HI = LO + 1, DONE = ${DONE}, FAILED = ${FAILED};
 const DATA = ${KERNEL_DATA}, SLOT = ${SLOT};
 const WINDOW = ${WINDOW};
@@ -51,6 +55,11 @@ function kernelCrc(module, memory) {
         bytes.set(part, WINDOW);
         update(WINDOW, part.length);
       }
+    },
+    combine(hi, lo, len) {
+      const c = crc64CombineParts(words[HI], words[LO], hi, lo, len);
+      words[HI] = c[0];
+      words[LO] = c[1];
     },
     digest() {
       const out = new Uint8Array(8), v = new DataView(out.buffer);
@@ -75,6 +84,15 @@ function run(buf) {
       if (hash) hash.update(part);
       if (tag === ${SEG}) core.segment(part);
       else core.payload(part);
+    } else if (tag === ${PAYLOAD_DONE}) {
+      const n = dv.getUint32(i, true), hi = dv.getInt32(i + 4, true), lo = dv.getInt32(i + 8, true);
+      const withBytes = buf[i + 12];
+      i += 13;
+      if (withBytes) {
+        hash.update(buf.subarray(i, i + n));
+        i += n;
+      }
+      core.payloadDone(hi, lo, n);
     } else if (tag === ${FILE_START}) {
       core.flushSegment();
       core.fileStart();
@@ -155,6 +173,8 @@ export class RemoteTarSplit {
   sha: string | null = null;
   private closed = false;
   private readonly enc = new TextEncoder();
+  private readonly hashing: boolean;
+  private readonly local = new Crc64();
 
   private constructor(
     pos: number,
@@ -162,6 +182,7 @@ export class RemoteTarSplit {
     kernel: { module: WebAssembly.Module; memory: WebAssembly.Memory },
     hash: boolean,
     prefix: string,
+    private readonly busy: number,
   ) {
     this.mem = new Uint8Array(kernel.memory.buffer);
     this.view = new DataView(kernel.memory.buffer);
@@ -169,6 +190,7 @@ export class RemoteTarSplit {
     this.words[DONE] = 0;
     this.words[FAILED] = 0;
     this.base = KERNEL_DATA;
+    this.hashing = hash;
     this.w = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, { type: "module" });
     this.w.onmessage = (e: MessageEvent) => {
       const m = e.data;
@@ -198,18 +220,20 @@ export class RemoteTarSplit {
    * A worker core whose first line gets position `pos`, or null when none can start.
    * `sink` receives one gzip member in pieces: `prefix` (the text recorded so far), then
    * the worker's lines. With `hash`, the worker also computes the sha256 of every byte
-   * given (`sha`).
+   * given (`sha`). `busy`: slots of lag from which payloads are checksummed in-process
+   * (tests lower it).
    */
   static start(
     pos: number,
     sink: (gz: Uint8Array) => void,
     hash = false,
     prefix = "",
+    busy = BUSY,
   ): RemoteTarSplit | null {
     const k = crcSharedKernel(PAGES);
     if (!k) return null;
     try {
-      return new RemoteTarSplit(pos, sink, k, hash, prefix);
+      return new RemoteTarSplit(pos, sink, k, hash, prefix, busy);
     } catch {
       return null;
     }
@@ -228,7 +252,30 @@ export class RemoteTarSplit {
 
   /** Payload bytes of the current file. */
   payload(b: Uint8Array): void {
-    this.bytes(PAYLOAD, b);
+    if (b.length < 4096 || this.posted - Atomics.load(this.words, DONE) < this.busy) {
+      return this.bytes(PAYLOAD, b);
+    }
+    // The worker lags: checksum here; it only combines (and hashes, when asked).
+    let off = 0;
+    while (off < b.length) {
+      if (SLOT - this.len < 14 + (this.hashing ? 1 : 0)) this.post();
+      const take = this.hashing ? Math.min(b.length - off, SLOT - this.len - 14) : b.length - off;
+      const part = off === 0 && take === b.length ? b : b.subarray(off, off + take);
+      this.local.reset();
+      const [hi, lo] = this.local.update(part).parts();
+      const at = this.base + this.len;
+      this.mem[at] = PAYLOAD_DONE;
+      this.view.setUint32(at + 1, take, true);
+      this.view.setInt32(at + 5, hi, true);
+      this.view.setInt32(at + 9, lo, true);
+      this.mem[at + 13] = this.hashing ? 1 : 0;
+      this.len += 14;
+      if (this.hashing) {
+        this.mem.set(part, this.base + this.len);
+        this.len += take;
+      }
+      off += take;
+    }
   }
 
   /** The current file ended. */
