@@ -69,7 +69,7 @@ Deno.bench("extractTar + tar-split + idset", { group: "extract", n: 20 }, async 
   const rec = TarSplitRecorder.create(`${dir}.tar-split.gz`);
   await extractTar(streamOf(tar, 1 << 20), dir, { observers: [rec, new IDSetCollector()] });
   await rec.settle();
-  rec.commit();
+  await rec.commit();
   b.end();
   rm(dir);
   rm(`${dir}.tar-split.gz`);
@@ -98,7 +98,7 @@ const tsPath = `${layerDir}.tar-split.gz`;
   const rec = TarSplitRecorder.create(tsPath);
   await extractTar(streamOf(tar, 1 << 20), layerDir, { observers: [rec] });
   await rec.settle();
-  rec.commit();
+  await rec.commit();
 }
 
 Deno.bench("replayTarSplit", { group: "diff", baseline: true, n: 20 }, async () => {

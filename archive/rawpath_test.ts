@@ -58,7 +58,7 @@ PY`,
       const rec = TarSplitRecorder.create(`${out}.ts.gz`, { mode: f === "pax" ? "remote" : "local" });
       await extractTar(await fileStream(`${d}/${f}.tar`), out, { observers: [rec] });
       await rec.settle();
-      rec.commit();
+      await rec.commit();
       const id = new TextDecoder().decode(
         run("containers-storage", [...store, "import-layer", "--file", `${d}/${f}.tar`]),
       )

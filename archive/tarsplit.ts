@@ -277,12 +277,13 @@ export class TarSplitRecorder implements TarObserver {
     else if (this.remote?.sha) this.sha = `sha256:${this.remote.sha}`;
   }
 
-  /** Makes the file visible at its final path (fdatasync + rename). Requires the stream to have ended. */
-  commit(): void {
+  /**
+   * Makes the file visible at its final path (fdatasync + rename), settling first if that
+   * was not done. Requires the stream to have ended.
+   */
+  async commit(): Promise<void> {
     if (!this.ended) throw new ArchiveError("tar-split recorder committed before the end of the stream");
-    if (this.remote && !this.settled) {
-      throw new ArchiveError("tar-split recorder committed before its worker settled");
-    }
+    if (!this.settled) await this.settle();
     this.compress();
     if (!this.writer) return;
     this.writer.commit();

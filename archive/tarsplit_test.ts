@@ -47,7 +47,7 @@ async function roundTrip(
   try {
     await extractTar(await fileStream(tarPath), dir, { observers: [rec] });
     await rec.settle();
-    rec.commit();
+    await rec.commit();
   } catch (e) {
     rec.abort();
     throw e;
@@ -182,7 +182,7 @@ Deno.test("interop with the Go CLI: replay Go's tar-split files, and Go replays 
     const rec = TarSplitRecorder.create(goTs);
     await scanTar(streamOf(original), [rec]);
     await rec.settle();
-    rec.commit();
+    await rec.commit();
     const members = (f: string) =>
       Number(
         sh(

@@ -301,7 +301,7 @@ Deno.test("vfs applyDiff recording tar-split, then replay through diffGetter giv
       await d.create(id, parent, {});
       const rec = TarSplitRecorder.create(ts);
       await d.applyDiff(id, parent, streamOf(tars[i]), { observers: [rec] });
-      rec.commit();
+      await rec.commit();
       const getter = await d.diffGetter(id);
       try {
         const replay = new Uint8Array(await new Response(replayTarSplit(ts, getter)).arrayBuffer());

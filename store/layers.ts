@@ -637,7 +637,7 @@ export class LayerStore extends RecordFile<Layer> {
           observers: [recorder, ids],
         });
         await recorder.settle();
-        recorder.commit();
+        await recorder.commit();
       } catch (e) {
         recorder.abort();
         throw e;
