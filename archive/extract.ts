@@ -16,6 +16,7 @@
  */
 import { ArchiveError, SystemError, UnsafeArchiveError } from "../store/errors.ts";
 import type { IDMap } from "../store/types.ts";
+import { tryToHost } from "../store/idmap.ts";
 import { check, sysError } from "../sys/errno.ts";
 import { cs1, errno, S } from "../sys/libc.ts";
 import { p0, p1, readDirNames, readLinkName, rmTree } from "./rawpath.ts";
@@ -118,14 +119,11 @@ function setTs(atime: bigint, mtime: bigint): void {
   tsBuf[3] = n;
 }
 
-/** Host ID for a container ID through `maps` (identity when empty). */
+/** Host ID for a container ID through `maps` (identity when empty); ArchiveError when unmappable. */
 function mapId(maps: IDMap[] | undefined, id: number, kind: string): number {
-  if (!maps || maps.length === 0) return id;
-  for (const m of maps) {
-    const d = id - m.containerId;
-    if (d >= 0 && d < m.size) return m.hostId + d;
-  }
-  throw new ArchiveError(`container ID ${id} cannot be mapped to a host ID`, kind);
+  const h = tryToHost(maps, id);
+  if (h < 0) throw new ArchiveError(`container ID ${id} cannot be mapped to a host ID`, kind);
+  return h;
 }
 
 /**

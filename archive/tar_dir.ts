@@ -12,6 +12,7 @@ import { getXattr, listXattrs, p0, readDirNames, readLinkName } from "./rawpath.
 import { sysError } from "../sys/errno.ts";
 import { ArchiveError } from "../store/errors.ts";
 import type { IDMap } from "../store/types.ts";
+import { tryToContainer } from "../store/idmap.ts";
 import { type TarWriteHeader, TarWriter } from "./tar_writer.ts";
 import { TypeFlag } from "./types.ts";
 
@@ -44,14 +45,11 @@ export interface TarDirOptions extends TarFileOptions {
   includeRoot?: boolean;
 }
 
-/** Container ID for a host ID (identity without maps); throws when unmappable. */
+/** Container ID for a host ID (identity without maps); ArchiveError when unmappable. */
 function toContainer(maps: IDMap[] | undefined, id: number, kind: string): number {
-  if (!maps || maps.length === 0) return id;
-  for (const m of maps) {
-    const d = id - m.hostId;
-    if (d >= 0 && d < m.size) return m.containerId + d;
-  }
-  throw new ArchiveError(`host ID ${id} cannot be mapped to a container ID`, kind);
+  const c = tryToContainer(maps, id);
+  if (c < 0) throw new ArchiveError(`host ID ${id} cannot be mapped to a container ID`, kind);
+  return c;
 }
 
 let passwd: Map<number, string> | null = null;
