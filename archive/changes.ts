@@ -8,6 +8,7 @@
 import type { StatNs } from "../sys/fs.ts";
 import { getXattr, listXattrs, readDirNames, readLinkName } from "./rawpath.ts";
 import { type Change, ChangeKind, type IDMap } from "../store/types.ts";
+import { tryToContainer } from "../store/idmap.ts";
 import { addPath, type HardLinkMap, lstatLite } from "./tar_dir.ts";
 import { TarWriter } from "./tar_writer.ts";
 import { TypeFlag } from "./types.ts";
@@ -30,15 +31,6 @@ export interface ExportOptions {
   uidMap?: IDMap[];
   /** Host → container GID map. */
   gidMap?: IDMap[];
-}
-
-function tryToContainer(maps: IDMap[] | undefined, id: number): number {
-  if (!maps || maps.length === 0) return id;
-  for (const m of maps) {
-    const d = id - m.hostId;
-    if (d >= 0 && d < m.size) return m.containerId + d;
-  }
-  return id; // Go keeps the raw ID when it cannot be mapped
 }
 
 interface Node {
@@ -88,10 +80,11 @@ function sameTime(a: bigint, b: bigint): boolean {
 
 function differs(o: Node, n: Node, opts: ChangesOptions): boolean {
   const os = o.st, ns = n.st;
-  const ouid = tryToContainer(opts.oldUidMap ?? opts.uidMap, os.uid);
-  const ogid = tryToContainer(opts.oldGidMap ?? opts.gidMap, os.gid);
-  const nuid = tryToContainer(opts.uidMap, ns.uid);
-  const ngid = tryToContainer(opts.gidMap, ns.gid);
+  // Go keeps the raw ID when it cannot be mapped.
+  const ouid = tryToContainer(opts.oldUidMap ?? opts.uidMap, os.uid, os.uid);
+  const ogid = tryToContainer(opts.oldGidMap ?? opts.gidMap, os.gid, os.gid);
+  const nuid = tryToContainer(opts.uidMap, ns.uid, ns.uid);
+  const ngid = tryToContainer(opts.gidMap, ns.gid, ns.gid);
   if (os.mode !== ns.mode || ouid !== nuid || ogid !== ngid || os.rdev !== ns.rdev) return true;
   if ((os.mode & 0o170000) !== 0o040000 && (!sameTime(os.mtimeNs, ns.mtimeNs) || os.size !== ns.size)) {
     return true;
