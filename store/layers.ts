@@ -47,6 +47,7 @@ import {
   writeBigDataFile,
 } from "./records.ts";
 import { LockFile } from "./lockfile.ts";
+import { cleanPath } from "./paths.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
 import { DigestCounter, EMPTY_SHA256 } from "./digest.ts";
 import { lstatNs } from "../sys/fs.ts";
@@ -833,23 +834,6 @@ async function recoverStaleTempDirs(root: string): Promise<void> {
       lock.unlock();
     }
   }
-}
-
-/** Go's filepath.Clean for absolute paths. */
-export function cleanPath(p: string): string {
-  const rooted = p.startsWith("/");
-  const out: string[] = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!rooted) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const s = out.join("/");
-  return rooted ? "/" + s : (s || ".");
 }
 
 // Inputs (files of known size) from this size up have their tar hashed on the tar-split
