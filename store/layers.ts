@@ -34,7 +34,7 @@ import {
 import { type LoadOutcome, type Location, MultiLock, RecordFile, type StoreLock } from "./recordfile.ts";
 import {
   applyNameOperation,
-  bigDataFileName,
+  bigDataPath,
   clone,
   dedupeNames,
   generateId,
@@ -561,18 +561,14 @@ export class LayerStore extends RecordFile<Layer> {
   async bigData(ref: string, key: string): Promise<Uint8Array> {
     if (key === "") throw new InvalidBigDataNameError("can't retrieve layer big data value for empty name");
     const l = this.get(ref);
-    const missing = () =>
-      new NotExistError(
+    // A key that cannot name a file is missing too.
+    const path = bigDataPath(this.dataDir(l.id), key, "layer");
+    const data = path === null ? null : await readFileOrNull(path);
+    if (data === null) {
+      throw new NotExistError(
         `locating item named ${JSON.stringify(key)} for layer with ID ${JSON.stringify(l.id)}`,
       );
-    let name: string;
-    try {
-      name = bigDataFileName(key, "layer");
-    } catch {
-      throw missing();
     }
-    const data = await readFileOrNull(`${this.dataDir(l.id)}/${name}`);
-    if (data === null) throw missing();
     return data;
   }
 

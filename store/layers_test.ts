@@ -205,6 +205,11 @@ Deno.test("layers: names, metadata and big data", () =>
         () => store.bigData("a", "nokey"),
         /locating item named "nokey" for layer with ID "a": file does not exist/,
       );
+      // A key that cannot name a file is missing too.
+      await assert.rejects(
+        () => store.bigData("a", ".."),
+        /locating item named "\.\." for layer with ID "a": file does not exist/,
+      );
     });
     assert.equal(await Deno.readTextFile(`${root}/g/vfs-layers/a/=TGF5ZXIgS2V5IQ==`), "v2");
     const recs = await readJSON(`${root}/g/vfs-layers/layers.json`);
