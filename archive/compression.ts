@@ -8,6 +8,7 @@
 import { nodeZlib } from "../store/node_lazy.ts";
 import { ArchiveError } from "../store/errors.ts";
 import { Compression } from "../store/types.ts";
+import { concatBytes } from "../store/streams.ts";
 
 export { Compression };
 
@@ -76,17 +77,6 @@ async function peek(
   return { head, headLen, reader, done };
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** A stream that yields `head` then whatever `reader` still has. */
 function rejoin(
   head: Uint8Array[],
@@ -124,7 +114,9 @@ export async function decompress(
 ): Promise<{ compression: Compression; stream: ReadableStream<Uint8Array> }> {
   // Six bytes decide every format; more chunks are not needed (Go peeks up to PEEK_SIZE).
   const { head, headLen, reader, done } = await peek(input, 6);
-  const compression = detectCompression(headLen ? concat(head, headLen).subarray(0, 6) : new Uint8Array(0));
+  // The usual single chunk is not copied.
+  const first = head.length === 1 ? head[0] : concatBytes(head, headLen);
+  const compression = detectCompression(first.subarray(0, 6));
   const raw = rejoin(head, reader, done);
   switch (compression) {
     case Compression.None:
