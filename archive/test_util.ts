@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { lstatNs } from "../sys/fs.ts";
 import { lgetxattr, llistxattr } from "../sys/xattr.ts";
 
+// The stream and tar builders are the store's test helpers (makeTar here takes full headers).
+export { collect, streamOf, tarOfHeaders as makeTar } from "../store/testdata/tar.ts";
+
 /** A fresh temp directory; remove it with `rm`. */
 export function tmp(prefix = "archive-test-"): string {
   return Deno.makeTempDirSync({ prefix });
@@ -57,32 +60,9 @@ export function sh(script: string, cwd?: string): string {
   return new TextDecoder().decode(run("bash", ["-ec", script], { cwd }));
 }
 
-/** A stream of `bytes` in chunks of `chunk` bytes. */
-export function streamOf(bytes: Uint8Array, chunk = 65536): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (off >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(off, off + chunk));
-      off += chunk;
-    },
-  });
-}
-
 /** A file's content as a stream. */
 export async function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
   return (await Deno.open(path, { read: true })).readable;
-}
-
-/** Reads a whole stream. */
-export async function collect(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of s) (parts.push(c.slice()), n += c.length);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) (out.set(p, o), o += p.length);
-  return out;
 }
 
 /** sha256 hex. */
@@ -186,24 +166,4 @@ export function buildRichTree(dir: string): void {
     touch -d '2012-01-01 00:00:00' .
   `,
   );
-}
-
-import { encodeHeader, padding, type TarWriteHeader } from "./tar_writer.ts";
-
-/** Builds a tar in memory from headers and optional string/byte contents (size is set from the content). */
-export function makeTar(entries: Array<TarWriteHeader & { data?: string | Uint8Array }>): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const e of entries) {
-    const data = typeof e.data === "string" ? new TextEncoder().encode(e.data) : e.data;
-    const h = { ...e, size: data ? data.length : (e.size ?? 0) };
-    parts.push(encodeHeader(h));
-    if (data) parts.push(data, padding(data.length));
-  }
-  parts.push(new Uint8Array(1024));
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) (out.set(p, o), o += p.length);
-  return out;
 }

@@ -1,9 +1,9 @@
 /**
- * Test helper: small in-memory tars made with the project's tar writer.
+ * Test helpers: small in-memory tars made with the project's tar writer, and streams of bytes.
  *
  * @module
  */
-import { encodeHeader, padding, trailer } from "../../archive/tar_writer.ts";
+import { encodeHeader, padding, type TarWriteHeader, trailer } from "../../archive/tar_writer.ts";
 import { TypeFlag } from "../../archive/types.ts";
 import { concatBytes } from "../streams.ts";
 
@@ -29,25 +29,46 @@ export interface Member {
 
 /** Builds an uncompressed tar (two zero blocks at the end), every entry with mtime `mtimeNs`. */
 export function makeTar(members: Member[], mtimeNs = 1_600_000_000_000_000_000n): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const m of members) {
+  return tarOfHeaders(members.map((m) => {
     const type = m.type ?? (m.name.endsWith("/") ? TypeFlag.Dir : TypeFlag.Reg);
-    const data = enc.encode(m.data ?? "");
-    const size = type === TypeFlag.Reg ? data.length : 0;
-    parts.push(encodeHeader({
+    return {
       name: m.name,
       type,
       mode: m.mode ?? (type === TypeFlag.Dir ? 0o755 : 0o644),
       uid: m.uid ?? 0,
       gid: m.gid ?? 0,
-      size,
       mtimeNs,
       linkname: m.linkname,
-    }));
-    if (size > 0) parts.push(data, padding(size));
+      data: type === TypeFlag.Reg ? m.data ?? "" : undefined,
+    };
+  }));
+}
+
+/**
+ * Builds an uncompressed tar from full headers and optional string/byte contents (the
+ * size is set from the content when there is one).
+ */
+export function tarOfHeaders(entries: Array<TarWriteHeader & { data?: string | Uint8Array }>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const e of entries) {
+    const data = typeof e.data === "string" ? enc.encode(e.data) : e.data;
+    parts.push(encodeHeader({ ...e, size: data ? data.length : (e.size ?? 0) }));
+    if (data) parts.push(data, padding(data.length));
   }
   parts.push(trailer());
   return concatBytes(parts);
+}
+
+/** A stream of `bytes` in chunks of `chunk` bytes. */
+export function streamOf(bytes: Uint8Array, chunk = 65536): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (off >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(off, off + chunk));
+      off += chunk;
+    },
+  });
 }
 
 /** gzip of some bytes. */
