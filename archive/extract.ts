@@ -32,6 +32,7 @@ import {
   O_EXCL,
   O_NOFOLLOW,
   O_WRONLY,
+  putTimespec,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
@@ -101,22 +102,14 @@ function lstatMode(abs: string): number {
 
 const tsBuf = new BigInt64Array(4);
 const tsBytes = new Uint8Array(tsBuf.buffer);
-const NS = 1_000_000_000n;
 // Most entries of a layer share their times: skip the bigint arithmetic when unchanged.
 let lastA = -1n, lastM = -1n;
 function setTs(atime: bigint, mtime: bigint): void {
   if (atime === lastA && mtime === lastM) return;
   lastA = atime;
   lastM = mtime;
-  let s = atime / NS, n = atime % NS;
-  if (n < 0n) (s -= 1n, n += NS);
-  tsBuf[0] = s;
-  tsBuf[1] = n;
-  s = mtime / NS;
-  n = mtime % NS;
-  if (n < 0n) (s -= 1n, n += NS);
-  tsBuf[2] = s;
-  tsBuf[3] = n;
+  putTimespec(tsBuf, 0, atime);
+  putTimespec(tsBuf, 2, mtime);
 }
 
 /** Host ID for a container ID through `maps` (identity when empty); ArchiveError when unmappable. */

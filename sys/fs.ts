@@ -168,22 +168,25 @@ export function fchmodat(dirfd: number, name: string, mode: number): void {
 // ---- times ----
 const tsBuf = new BigInt64Array(4);
 const tsBytes = new Uint8Array(tsBuf.buffer);
-/** Fills the timespec at `i` of tsBuf: UTIME_OMIT for null, else seconds and nanoseconds. */
-function putTimespec(i: number, ns: bigint | null): void {
+/**
+ * Fills the timespec at `i` of `buf` (a utimensat times array: atime at 0, mtime at 2):
+ * UTIME_OMIT for null, else seconds and nanoseconds since the epoch.
+ */
+export function putTimespec(buf: BigInt64Array, i: number, ns: bigint | null): void {
   if (ns === null) {
-    tsBuf[i] = 0n;
-    tsBuf[i + 1] = BigInt(UTIME_OMIT);
+    buf[i] = 0n;
+    buf[i + 1] = BigInt(UTIME_OMIT);
     return;
   }
   // Floor division so pre-1970 times keep 0 <= nsec < 1e9.
   let s = ns / NS, n = ns % NS;
   if (n < 0n) (s -= 1n, n += NS);
-  tsBuf[i] = s;
-  tsBuf[i + 1] = n;
+  buf[i] = s;
+  buf[i + 1] = n;
 }
 function setTimes(atimeNs: bigint | null, mtimeNs: bigint | null): void {
-  putTimespec(0, atimeNs);
-  putTimespec(2, mtimeNs);
+  putTimespec(tsBuf, 0, atimeNs);
+  putTimespec(tsBuf, 2, mtimeNs);
 }
 
 /**
